@@ -1,0 +1,92 @@
+# docknet.fabric: the whole set-up and test flow. Run as root on Debian 12 or 13.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SANITY_VENV ?= .venv-sanity
+LAB := tests/lab/lab
+export LAB_ID ?= 0
+LAB_NODES ?= 3
+# ansible-test wants the collection under ansible_collections/<namespace>/<name>.
+SANITY_ROOT := .build/sanity/ansible_collections/docknet/fabric
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help deps host-deps venv collection-link lab-up lab-down lab-status demo test unit sanity lint changelog-lint integration clean
+
+help:
+	@echo "make demo   build a $(LAB_NODES)-node lab of real Docker engines and run playbooks/site.yml on it"
+	@echo "make test   unit tests, ansible-test sanity, ansible-lint, integration tests on the lab"
+	@echo "make lab-up / lab-down / lab-status    the lab alone (LAB_ID=$(LAB_ID))"
+
+deps: host-deps venv collection-link
+
+host-deps:
+	@$(LAB) deps
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The checkout itself, seen by Ansible as docknet.fabric.
+collection-link:
+	@mkdir -p .build/collections/ansible_collections/docknet
+	@ln -sfn $(CURDIR) .build/collections/ansible_collections/docknet/fabric
+
+lab-up: host-deps
+	$(LAB) up $(LAB_NODES)
+
+lab-down:
+	$(LAB) down
+
+lab-status:
+	$(LAB) status
+
+demo: deps lab-up
+	$(BIN)/ansible-playbook -i "$$($(LAB) inventory)" playbooks/site.yml
+
+test: deps
+	$(MAKE) --no-print-directory unit changelog-lint sanity lint
+	$(MAKE) --no-print-directory integration
+
+unit:
+	$(BIN)/python -m pytest tests/unit -q
+
+changelog-lint:
+	$(BIN)/antsibull-changelog lint
+
+# ansible-test installs its pinned linters into the environment it runs in, so
+# it gets a venv of its own (its --venv mode would download pip from the internet).
+$(SANITY_VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(SANITY_VENV)
+	$(SANITY_VENV)/bin/pip install --quiet --upgrade pip
+	$(SANITY_VENV)/bin/pip install --quiet "$$(grep '^ansible-core' requirements-dev.txt)" -r requirements.txt
+	touch $@
+
+sanity: $(SANITY_VENV)/.installed
+	@version=$$($(SANITY_VENV)/bin/python -c 'import re, ansible_test._internal.python_requirements as r, inspect; print(re.search(r"pip=.([0-9.]+)", inspect.getsource(r)).group(1))'); \
+	mkdir -p ~/.ansible/test/cache; cp .ci/offline-get-pip.py ~/.ansible/test/cache/get_pip_$${version//./_}.py
+	rm -rf .build/sanity && mkdir -p $(SANITY_ROOT)
+	git ls-files --cached --others --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C $(SANITY_ROOT)
+	@# A repository of its own, or ansible-test would list files from the checkout's
+	@# git, where .build/ is ignored, and find nothing to test.
+	cd $(SANITY_ROOT) && git init -q && git add -A
+	cd $(SANITY_ROOT) && $(CURDIR)/$(SANITY_VENV)/bin/ansible-test sanity --color no --local --requirements \
+	    --python "$$($(CURDIR)/$(SANITY_VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+
+lint:
+	$(BIN)/ansible-lint --profile production
+
+# The lab is brought down afterwards whatever the outcome; KEEP_LAB=1 keeps it for the next run.
+integration: lab-up
+	rc=0; $(BIN)/python -m pytest tests/integration -v --durations=15 || rc=$$?; \
+	if [ -z "$(KEEP_LAB)" ]; then $(LAB) down; fi; exit $$rc
+
+clean: lab-down
+	rm -rf .build

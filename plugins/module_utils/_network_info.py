@@ -1,0 +1,157 @@
+# Copyright (c) docknet.fabric contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read-only view of a Docker host's networks: what exists and what is attached where.
+
+Three listings answer everything (networks, containers, services); no
+per-network inspect. The network listing leaves out the attached containers,
+but every container in the container listing names the networks it sits on,
+so the join is done here.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+from ansible_collections.docknet.fabric.plugins.module_utils._client import APIError
+
+# Docker's own names for IPAM pool keys -> the snake_case names modules use.
+_IPAM_POOL_KEYS = (
+    ('Subnet', 'subnet'),
+    ('Gateway', 'gateway'),
+    ('IPRange', 'ip_range'),
+    ('AuxiliaryAddresses', 'aux_addresses'),
+)
+
+
+def ipam_pools(ipam):
+    """Docker's IPAM.Config list in snake_case, keeping only the keys that are set."""
+    pools = []
+    for pool in (ipam or {}).get('Config') or []:
+        pools.append({ours: pool[theirs] for theirs, ours in _IPAM_POOL_KEYS if pool.get(theirs)})
+    return pools
+
+
+def label_matches(labels, wanted):
+    """``wanted`` is ``key`` (the label is set) or ``key=value`` (set to that value)."""
+    key, sep, value = wanted.partition('=')
+    if key not in labels:
+        return False
+    return not sep or labels[key] == value
+
+
+def network_selected(network, names, drivers, labels):
+    """Does a network from the listing pass the filters (all given filters must match)?"""
+    if names and not any(
+            network['Name'] == pattern or network['Id'] == pattern or fnmatch.fnmatchcase(network['Name'], pattern)
+            for pattern in names):
+        return False
+    if drivers and network.get('Driver') not in drivers:
+        return False
+    own_labels = network.get('Labels') or {}
+    return all(label_matches(own_labels, wanted) for wanted in labels or [])
+
+
+def attachments_by_network(containers):
+    """Container listing -> {network id: [attached container summaries]}."""
+    attached = {}
+    for container in containers:
+        name = (container.get('Names') or ['/' + container['Id'][:12]])[0].lstrip('/')
+        short_id = container['Id'][:12]
+        networks = ((container.get('NetworkSettings') or {}).get('Networks') or {})
+        for endpoint in networks.values():
+            network_id = endpoint.get('NetworkID')
+            if not network_id:
+                continue
+            attached.setdefault(network_id, []).append({
+                'name': name,
+                'id': container['Id'],
+                'running': container.get('State') == 'running',
+                'ipv4_address': endpoint.get('IPAddress') or None,
+                'ipv6_address': endpoint.get('GlobalIPv6Address') or None,
+                'mac_address': endpoint.get('MacAddress') or None,
+                # Docker before API 1.45 adds the container's short id as an
+                # alias of its own; it says nothing the id does not.
+                'aliases': sorted(a for a in endpoint.get('Aliases') or [] if a != short_id),
+            })
+    for entries in attached.values():
+        entries.sort(key=lambda entry: entry['name'])
+    return attached
+
+
+def services_by_network(services, network_names_to_ids):
+    """Service listing -> {network id: [service summaries]}."""
+    attached = {}
+    for service in services:
+        spec = service.get('Spec') or {}
+        vips = {vip.get('NetworkID'): vip.get('Addr')
+                for vip in (service.get('Endpoint') or {}).get('VirtualIPs') or []}
+        targets = (spec.get('TaskTemplate') or {}).get('Networks') or spec.get('Networks') or []
+        for target in targets:
+            network_id = network_names_to_ids.get(target.get('Target'), target.get('Target'))
+            attached.setdefault(network_id, []).append({
+                'name': spec.get('Name'),
+                'id': service['ID'],
+                'aliases': sorted(target.get('Aliases') or []),
+                'virtual_ip': vips.get(network_id),
+                'endpoint_mode': ((spec.get('EndpointSpec') or {}).get('Mode') or 'vip'),
+            })
+    for entries in attached.values():
+        entries.sort(key=lambda entry: entry['name'])
+    return attached
+
+
+def describe_network(network, containers, services):
+    """One network of the listing, in the shape network_info returns."""
+    ipam = network.get('IPAM') or {}
+    described = {
+        'name': network['Name'],
+        'id': network['Id'],
+        'driver': network.get('Driver'),
+        'scope': network.get('Scope'),
+        'internal': bool(network.get('Internal')),
+        'attachable': bool(network.get('Attachable')),
+        'ingress': bool(network.get('Ingress')),
+        'enable_ipv6': bool(network.get('EnableIPv6')),
+        'config_only': bool(network.get('ConfigOnly')),
+        'config_from': ((network.get('ConfigFrom') or {}).get('Network') or None),
+        'ipam_driver': ipam.get('Driver') or 'default',
+        'ipam_options': ipam.get('Options') or {},
+        'ipam_config': ipam_pools(ipam),
+        'options': network.get('Options') or {},
+        'labels': network.get('Labels') or {},
+        'created': network.get('Created'),
+        'containers': containers.get(network['Id'], []),
+    }
+    if services is not None:
+        described['services'] = services.get(network['Id'], [])
+    return described
+
+
+def list_services_if_manager(client):
+    """The service listing, or None when the host is not a swarm manager."""
+    try:
+        return client.api.services()
+    except APIError as exc:
+        # 503 is Docker's answer on a worker or outside a swarm.
+        if getattr(exc, 'status_code', None) == 503:
+            return None
+        raise
+
+
+def gather(client, names=None, drivers=None, labels=None):
+    """Everything network_info returns, from three listings of the daemon."""
+    networks = client.call('Listing networks', client.api.networks)
+    selected = [n for n in networks if network_selected(n, names, drivers, labels)]
+    containers = attachments_by_network(
+        client.call('Listing containers', client.api.containers, all=True)) if selected else {}
+    services = client.call('Listing services', list_services_if_manager, client)
+    by_service = None
+    if services is not None:
+        by_service = services_by_network(services, {n['Name']: n['Id'] for n in networks})
+    described = [describe_network(n, containers, by_service) for n in selected]
+    described.sort(key=lambda entry: entry['name'])
+    return {
+        'networks': described,
+        'swarm_manager': services is not None,
+        'docker_api_version': client.api_version,
+    }

@@ -1,0 +1,121 @@
+# Copyright (c) docknet.fabric contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connection errors and API gates, by tables."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+
+import pytest
+import requests
+import urllib3
+
+from ansible_collections.docknet.fabric.plugins.module_utils import _api_gates
+from ansible_collections.docknet.fabric.plugins.module_utils._client import (
+    FabricError,
+    connect,
+    explain_connection_error,
+)
+
+HOST = 'unix:///run/x/docker.sock'
+
+
+def wrapped(cause):
+    """What requests raises for a failed unix-socket or TCP call: the cause buried two levels down."""
+    inner = urllib3.exceptions.ProtocolError('Connection aborted.', cause)
+    outer = requests.exceptions.ConnectionError(inner)
+    try:
+        raise outer from inner
+    except requests.exceptions.ConnectionError as exc:
+        return exc
+
+
+def max_retry(cause):
+    pool_error = urllib3.exceptions.NewConnectionError(None, 'Failed to establish a new connection')
+    pool_error.__cause__ = cause
+    return requests.exceptions.ConnectionError(
+        urllib3.exceptions.MaxRetryError(None, '/version', reason=pool_error))
+
+
+@pytest.mark.parametrize('exc, expected', [
+    (wrapped(FileNotFoundError(errno.ENOENT, 'No such file or directory')), 'no socket at that path'),
+    (wrapped(PermissionError(errno.EACCES, 'Permission denied')), 'Permission denied on'),
+    (wrapped(ConnectionRefusedError(errno.ECONNREFUSED, 'Connection refused')), 'connection refused'),
+    (max_retry(ConnectionRefusedError(errno.ECONNREFUSED, 'Connection refused')), 'connection refused'),
+    (max_retry(OSError(errno.EHOSTUNREACH, 'No route to host')), 'no route to that address'),
+    (requests.exceptions.ReadTimeout('Read timed out. (read timeout=3)'), 'no answer within 3 seconds'),
+    (wrapped(socket.timeout('timed out')), 'no answer within 3 seconds'),
+    (wrapped(ssl.SSLError(1, 'CERTIFICATE_VERIFY_FAILED')), 'TLS handshake with'),
+    (RuntimeError('something else'), 'Cannot talk to the Docker daemon at %s: something else' % HOST),
+])
+def test_connection_errors_are_explained(exc, expected):
+    message = explain_connection_error(exc, HOST, 3)
+    assert expected in message
+    assert HOST in message
+    assert '\n' not in message
+
+
+def test_exception_cycles_do_not_hang():
+    first = OSError(errno.ENOENT, 'gone')
+    second = RuntimeError(first)
+    first.__context__ = second
+    assert 'no socket' in explain_connection_error(second, HOST, 1)
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('1.41', (1, 41)), ('1.9', (1, 9)), (' 1.45 ', (1, 45)), ('1.41.0', (1, 41)),
+])
+def test_parse_version(text, expected):
+    assert _api_gates.parse_version(text) == expected
+
+
+@pytest.mark.parametrize('text', ['latest', '', '1', 'a.b', None])
+def test_parse_version_rejects(text):
+    with pytest.raises(ValueError, match='is not a Docker API version'):
+        _api_gates.parse_version(text)
+
+
+@pytest.mark.parametrize('have, need, ok', [
+    ('1.41', '1.41', True), ('1.41', '1.40', True), ('1.9', '1.10', False), ('1.45', '1.44', True),
+    ('1.30', '1.41', False), ('2.0', '1.99', True),
+])
+def test_version_at_least_compares_numbers_not_text(have, need, ok):
+    assert _api_gates.version_at_least(have, need) is ok
+
+
+def test_gate_failure_names_option_needed_and_spoken_versions():
+    message = _api_gates.gate_failure('service.job_mode', '1.40', who='swarm_service', speaks_source='the daemon')
+    assert message == ('swarm_service: option mode: replicated-job / global-job needs Docker API >= 1.41, '
+                       'the daemon speaks 1.40. Upgrade the Docker engine, or leave the option out.')
+    assert _api_gates.gate_failure('service.job_mode', '1.41') is None
+
+
+def test_every_gate_has_a_valid_version_and_label():
+    for feature, (version, label) in _api_gates.API_GATES.items():
+        assert _api_gates.parse_version(version) >= (1, 24), feature
+        assert label, feature
+
+
+def base_params(**overrides):
+    params = dict(docker_host=HOST, tls=False, validate_certs=False, ca_path=None, client_cert=None,
+                  client_key=None, tls_hostname=None, timeout=5, api_version='auto')
+    params.update(overrides)
+    return params
+
+
+@pytest.mark.parametrize('overrides, expected', [
+    (dict(api_version='newest'), "api_version: 'newest' is not a Docker API version"),
+    (dict(tls=True, client_cert='/c.pem'), 'client_cert and client_key go together'),
+    (dict(validate_certs=True), 'validate_certs needs ca_path'),
+])
+def test_bad_connection_options_fail_before_connecting(overrides, expected):
+    with pytest.raises(FabricError, match='^' + expected.replace('(', r'\(')):
+        connect(base_params(**overrides))
+
+
+def test_missing_socket_fails_with_one_line():
+    with pytest.raises(FabricError) as caught:
+        connect(base_params(docker_host='unix:///nonexistent/docknet.sock'))
+    assert 'no socket at that path' in caught.value.msg
