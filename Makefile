@@ -10,7 +10,8 @@ LAB := tests/lab/lab
 export LAB_ID ?= 0
 LAB_NODES ?= 3
 # ansible-test wants the collection under ansible_collections/<namespace>/<name>.
-SANITY_ROOT := .build/sanity/ansible_collections/docknet/fabric
+SANITY_DIR ?= .build/sanity
+SANITY_ROOT := $(SANITY_DIR)/ansible_collections/docknet/fabric
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
@@ -72,7 +73,7 @@ $(SANITY_VENV)/.installed: requirements-dev.txt
 sanity: $(SANITY_VENV)/.installed
 	@version=$$($(SANITY_VENV)/bin/python -c 'import re, ansible_test._internal.python_requirements as r, inspect; print(re.search(r"pip=.([0-9.]+)", inspect.getsource(r)).group(1))'); \
 	mkdir -p ~/.ansible/test/cache; cp .ci/offline-get-pip.py ~/.ansible/test/cache/get_pip_$${version//./_}.py
-	rm -rf .build/sanity && mkdir -p $(SANITY_ROOT)
+	rm -rf $(SANITY_DIR) && mkdir -p $(SANITY_ROOT)
 	git ls-files --cached --others --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C $(SANITY_ROOT)
 	@# A repository of its own, or ansible-test would list files from the checkout's
 	@# git, where .build/ is ignored, and find nothing to test.

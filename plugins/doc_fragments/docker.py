@@ -76,7 +76,7 @@ options:
     aliases: [docker_api_version]
     version_added: 0.1.0
 requirements:
-  - Docker SDK for Python (C(docker)) 5.0.0 or newer, on the host that runs the module.
+  - Docker SDK for Python (C(docker)) 7.0.0 or newer, on the host that runs the module.
 notes:
   - With the default C(local) connection the module runs on the controller and reaches the daemon
     through O(docker_host); with C(ssh) it runs on the managed host and uses its local socket.

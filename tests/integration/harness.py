@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -23,6 +24,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 LAB_SCRIPT = REPO / 'tests' / 'lab' / 'lab'
 COLLECTIONS_ROOT = REPO / '.build' / 'collections'
+# The ansible-playbook of the interpreter running pytest (the project's .venv), whatever PATH says.
+_NEXT_TO_PYTHON = Path(sys.executable).parent / 'ansible-playbook'
+ANSIBLE_PLAYBOOK = str(_NEXT_TO_PYTHON) if _NEXT_TO_PYTHON.exists() else 'ansible-playbook'
 
 
 def ensure_collection_link():
@@ -122,7 +126,7 @@ class Ansible:
     def playbook(self, path, extra_args=(), check=False, diff=False, env=None, inventory=None):
         """Run a playbook file (site.yml and friends) against the lab inventory."""
         record = Path(tempfile.mkstemp(dir=self.workdir, suffix='.json')[1])
-        argv = ['ansible-playbook', '-i', str(inventory or self.lab.inventory), str(path), *extra_args]
+        argv = [ANSIBLE_PLAYBOOK, '-i', str(inventory or self.lab.inventory), str(path), *extra_args]
         if check:
             argv.append('--check')
         if diff:

@@ -1,0 +1,104 @@
+# Copyright (c) docknet.fabric contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Container endpoints: what a container asked for on a network, and how to ask again.
+
+Shared by network_attachment (which manages endpoints) and the network
+modules (which must put every endpoint back after recreating a network).
+An endpoint's *settings* are what the user configured and Docker keeps in the
+container's configuration: aliases, static addresses, links, driver options
+and the MAC address. Addresses Docker chose itself are not settings.
+"""
+
+from __future__ import annotations
+
+SETTING_KEYS = ('aliases', 'ipv4_address', 'ipv6_address', 'links', 'driver_opts', 'mac_address')
+
+
+def _normalise_link(link):
+    """Docker stores links as '/target:/me/alias'; users write 'target:alias' or 'target'."""
+    target, sep, alias = link.partition(':')
+    target = target.lstrip('/')
+    alias = alias.rsplit('/', 1)[-1] if sep else target
+    return '%s:%s' % (target, alias)
+
+
+def endpoint_settings(container, network_name, network_id=None):
+    """The settings of ``container`` (an inspect result) on a network, or None when not attached.
+
+    The short id Docker before API 1.45 adds to the aliases is left out: nobody
+    declared it and Docker adds it again on every connect.
+    """
+    networks = (container.get('NetworkSettings') or {}).get('Networks') or {}
+    endpoint = networks.get(network_name)
+    if endpoint is None and network_id:
+        endpoint = next((e for e in networks.values() if e.get('NetworkID') == network_id), None)
+    if endpoint is None:
+        return None
+    ipam = endpoint.get('IPAMConfig') or {}
+    short_id = container['Id'][:12]
+    mac = (endpoint.get('MacAddress') or '').lower() or None
+    return {
+        'aliases': sorted(set(a for a in endpoint.get('Aliases') or [] if a != short_id)),
+        'ipv4_address': ipam.get('IPv4Address') or None,
+        'ipv6_address': ipam.get('IPv6Address') or None,
+        'links': sorted(_normalise_link(link) for link in endpoint.get('Links') or []),
+        'driver_opts': dict(endpoint.get('DriverOpts') or {}),
+        'mac_address': mac,
+    }
+
+
+def container_name(container):
+    return (container.get('Name') or container['Id'][:12]).lstrip('/')
+
+
+def connect_kwargs(settings, keep_mac=True):
+    """Docker SDK ``connect_container_to_network`` keyword arguments for ``settings``."""
+    kwargs = {}
+    if settings.get('aliases'):
+        kwargs['aliases'] = list(settings['aliases'])
+    if settings.get('ipv4_address'):
+        kwargs['ipv4_address'] = settings['ipv4_address']
+    if settings.get('ipv6_address'):
+        kwargs['ipv6_address'] = settings['ipv6_address']
+    if settings.get('links'):
+        kwargs['links'] = [tuple(link.split(':', 1)) for link in settings['links']]
+    if settings.get('driver_opts'):
+        kwargs['driver_opt'] = dict(settings['driver_opts'])
+    if keep_mac and settings.get('mac_address'):
+        kwargs['mac_address'] = settings['mac_address']
+    return kwargs
+
+
+def snapshot(client, network):
+    """Every container of this host attached to ``network`` (an inspect or listing entry), with its settings.
+
+    Stopped containers are attached too (their configuration names the
+    network) although ``docker network inspect`` does not show them, so the
+    snapshot reads the container listing, filtered by the network, and
+    inspects only those containers.
+    """
+    attached = client.call('Listing the containers on network %s' % network['Name'],
+                           client.api.containers, all=True, filters={'network': network['Id']})
+    found = []
+    for summary in attached:
+        container = client.call('Inspecting container %s' % summary['Id'][:12],
+                                client.api.inspect_container, summary['Id'])
+        settings = endpoint_settings(container, network['Name'], network['Id'])
+        if settings is not None:
+            found.append({'id': container['Id'], 'name': container_name(container),
+                          'running': bool((container.get('State') or {}).get('Running')),
+                          'settings': settings})
+    found.sort(key=lambda entry: entry['name'])
+    return found
+
+
+def disconnect(client, network_id, container_id, what):
+    client.call('%s: disconnecting container %s' % (what, container_id[:12]),
+                client.api.disconnect_container_from_network, container_id, network_id, force=True)
+
+
+def connect(client, network_id, container_id, settings, what):
+    """Connect with ``settings``. The MAC address is only sent where the API honours it on connect (1.44)."""
+    kwargs = connect_kwargs(settings, keep_mac=client.speaks_at_least('1.44'))
+    client.call('%s: connecting container %s' % (what, container_id[:12]),
+                client.api.connect_container_to_network, container_id, network_id, **kwargs)
