@@ -14,12 +14,15 @@ from __future__ import annotations
 SETTING_KEYS = ('aliases', 'ipv4_address', 'ipv6_address', 'links', 'driver_opts', 'mac_address')
 
 
-def _normalise_link(link):
+def normalise_link(link):
     """Docker stores links as '/target:/me/alias'; users write 'target:alias' or 'target'."""
     target, sep, alias = link.partition(':')
     target = target.lstrip('/')
     alias = alias.rsplit('/', 1)[-1] if sep else target
     return '%s:%s' % (target, alias)
+
+
+_normalise_link = normalise_link
 
 
 def endpoint_settings(container, network_name, network_id=None):
@@ -29,9 +32,14 @@ def endpoint_settings(container, network_name, network_id=None):
     declared it and Docker adds it again on every connect.
     """
     networks = (container.get('NetworkSettings') or {}).get('Networks') or {}
+    # Docker keys the endpoint by the network's name, or by the reference it was
+    # connected with when it did not know the network yet (a stopped container
+    # on a swarm worker). NetworkID is empty until the container first starts.
     endpoint = networks.get(network_name)
     if endpoint is None and network_id:
-        endpoint = next((e for e in networks.values() if e.get('NetworkID') == network_id), None)
+        endpoint = networks.get(network_id)
+    if endpoint is None and network_id:
+        endpoint = next((e for e in networks.values() if e and e.get('NetworkID') == network_id), None)
     if endpoint is None:
         return None
     ipam = endpoint.get('IPAMConfig') or {}
@@ -48,7 +56,12 @@ def endpoint_settings(container, network_name, network_id=None):
 
 
 def container_name(container):
-    return (container.get('Name') or container['Id'][:12]).lstrip('/')
+    """The name of an inspect result (``Name``) or of a listing entry (``Names``, where links add '/other/alias')."""
+    if container.get('Name'):
+        return container['Name'].lstrip('/')
+    names = [name.lstrip('/') for name in container.get('Names') or []]
+    own = [name for name in names if '/' not in name]
+    return (own or names or [container['Id'][:12]])[0]
 
 
 def connect_kwargs(settings, keep_mac=True):
@@ -75,10 +88,15 @@ def snapshot(client, network):
     Stopped containers are attached too (their configuration names the
     network) although ``docker network inspect`` does not show them, so the
     snapshot reads the container listing, filtered by the network, and
-    inspects only those containers.
+    inspects only those containers (the listing leaves out aliases and links).
+
+    The filter names the network by name *and* id: Docker matches the id only
+    against the endpoint's NetworkID, which stays empty for a container
+    connected while stopped and not started since (checked on Docker 20.10).
     """
     attached = client.call('Listing the containers on network %s' % network['Name'],
-                           client.api.containers, all=True, filters={'network': network['Id']})
+                           client.api.containers, all=True,
+                           filters={'network': [network['Name'], network['Id']]})
     found = []
     for summary in attached:
         container = client.call('Inspecting container %s' % summary['Id'][:12],

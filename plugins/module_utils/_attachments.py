@@ -1,0 +1,462 @@
+# Copyright (c) docknet.fabric contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""network_attachment's engine: which containers of one host sit on a network, and how.
+
+The cycle: normalise the request → read the network (one inspect) and every
+container of the host (one listing, which says which containers sit on the
+network, running or stopped) → select the containers → inspect only those
+already on the network (the listing leaves out aliases and links) → compare
+the declared endpoint settings with the actual ones → plan connect /
+disconnect / reconnect actions → apply them (``apply`` is the one place that
+writes, and it stops in check mode).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import re
+
+from ansible_collections.docknet.fabric.plugins.module_utils._client import APIError, FabricError
+from ansible_collections.docknet.fabric.plugins.module_utils._endpoints import (
+    SETTING_KEYS,
+    connect,
+    container_name,
+    disconnect,
+    endpoint_settings,
+    normalise_link,
+)
+
+MODULE = 'network_attachment'
+SWARM_TASK_LABEL = 'com.docker.swarm.task.id'
+_MAC = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
+_HEX = re.compile(r'^[0-9a-f]+$')
+_EMPTY = {'aliases': [], 'ipv4_address': None, 'ipv6_address': None, 'links': [], 'driver_opts': {},
+          'mac_address': None}
+
+
+# --- normalise the request -------------------------------------------------------------------
+
+def _address(text, version, option):
+    try:
+        address = ipaddress.ip_address(str(text).strip())
+    except ValueError:
+        address = None
+    if address is None or address.version != version:
+        raise FabricError('%s: %r is not an IPv%d address. Give a plain address like %s, without a prefix length.'
+                          % (option, text, version, '10.0.0.5' if version == 4 else 'fd00::5'))
+    return str(address)
+
+
+def normalise_request(params):
+    """Module parameters -> the desired state. Bad input fails here, before any API call."""
+    containers = [c.strip() for c in params.get('containers') or [] if c and c.strip()]
+    labels = params.get('container_labels') or {}
+    if not containers and not labels:
+        raise FabricError('Give containers (names, ids or patterns like web_*) or container_labels to select '
+                          'the containers to %s.' % ('attach' if params.get('state', 'present') == 'present' else 'detach'))
+    labels = {str(key): (None if value is None else str(value)) for key, value in labels.items()}
+    declared = {}
+    if params.get('aliases') is not None:
+        declared['aliases'] = sorted(set(a.strip() for a in params['aliases'] if a and a.strip()))
+    if params.get('ipv4_address'):
+        declared['ipv4_address'] = _address(params['ipv4_address'], 4, 'ipv4_address')
+    if params.get('ipv6_address'):
+        declared['ipv6_address'] = _address(params['ipv6_address'], 6, 'ipv6_address')
+    if params.get('links') is not None:
+        declared['links'] = sorted(set(normalise_link(link.strip()) for link in params['links'] if link and link.strip()))
+    if params.get('driver_opts') is not None:
+        declared['driver_opts'] = {str(k): str(v) for k, v in params['driver_opts'].items()}
+    if params.get('mac_address'):
+        mac = str(params['mac_address']).strip().lower().replace('-', ':')
+        if not _MAC.match(mac):
+            raise FabricError('mac_address: %r is not a MAC address. Give six hex pairs like 02:42:ac:11:00:05.'
+                              % params['mac_address'])
+        declared['mac_address'] = mac
+    state = params.get('state') or 'present'
+    if state == 'absent':
+        if declared:
+            raise FabricError('%s only apply to state=present; state=absent detaches the containers whatever their '
+                              'settings. Leave them out.' % ', '.join(sorted(declared)))
+        if params.get('exclusive'):
+            raise FabricError('exclusive applies to state=present only (it detaches the containers not selected). '
+                              'Leave it out with state=absent.')
+    return {
+        'network': str(params['network']).strip(),
+        'containers': containers,
+        'container_labels': labels,
+        'state': state,
+        'declared': declared,
+        'exclusive': bool(params.get('exclusive')),
+        'missing': params.get('missing') or 'fail',
+    }
+
+
+# --- select ----------------------------------------------------------------------------------
+
+def _is_pattern(text):
+    return any(ch in text for ch in '*?[')
+
+
+def matches_reference(summary, reference):
+    """``reference`` is a name, a shell-style pattern, or an id (full, or a prefix of 12 characters or more)."""
+    name = container_name(summary)
+    if reference == name:
+        return True
+    if _HEX.match(reference) and len(reference) >= 12 and summary['Id'].startswith(reference):
+        return True
+    return _is_pattern(reference) and fnmatch.fnmatchcase(name, reference)
+
+
+def labels_match(summary, wanted):
+    """Every wanted label is set (value None: to anything) on the container."""
+    labels = summary.get('Labels') or {}
+    return all(key in labels and (value is None or labels[key] == value) for key, value in wanted.items())
+
+
+def _describe_selection(request):
+    parts = []
+    if request['containers']:
+        parts.append('containers %s' % ', '.join(request['containers']))
+    if request['container_labels']:
+        parts.append('container_labels %s' % ', '.join(
+            key if value is None else '%s=%s' % (key, value) for key, value in sorted(request['container_labels'].items())))
+    return ' with '.join(parts)
+
+
+def select(summaries, request):
+    """The listing entries selected by the request, and what part of the selection found nothing.
+
+    A container is selected when it matches one of ``containers`` (when given)
+    and carries every label of ``container_labels`` (when given). Missing are:
+    each plain name or id that selects no container, and the whole selection
+    when it selects nothing at all.
+    """
+    references, labels = request['containers'], request['container_labels']
+    selected, missing = [], []
+    for summary in summaries:
+        if references and not any(matches_reference(summary, ref) for ref in references):
+            continue
+        if labels and not labels_match(summary, labels):
+            continue
+        selected.append(summary)
+    for ref in references:
+        if not _is_pattern(ref) and not any(matches_reference(s, ref) for s in selected):
+            missing.append('container %s' % ref)
+    if not selected and not missing:
+        missing.append(_describe_selection(request))
+    selected.sort(key=container_name)
+    return selected, missing
+
+
+# --- the network -----------------------------------------------------------------------------
+
+def _inspect_network_or_none(client, reference):
+    try:
+        return client.api.inspect_network(reference)
+    except APIError as exc:
+        if getattr(exc, 'status_code', None) == 404:
+            return None
+        raise
+
+
+def find_network(client, reference):
+    """The network (an inspect result), or a stand-in for a swarm network this worker does not know yet.
+
+    A worker learns an attachable overlay only when a container of its own
+    uses it; until then inspect answers 404, but connecting by name or id
+    works (the worker asks a manager). Anywhere else a 404 means the network
+    does not exist.
+    """
+    network = client.call('Inspecting network %s' % reference, _inspect_network_or_none, client, reference)
+    if network is not None:
+        return network
+    swarm = (client.call('Asking the daemon whether it is a swarm worker', client.api.info) or {}).get('Swarm') or {}
+    if swarm.get('LocalNodeState') == 'active' and not swarm.get('ControlAvailable'):
+        return {'Name': reference, 'Id': None, 'Remote': True}
+    raise FabricError('Network %s does not exist on the Docker host %s. Create it first, '
+                      'or check the name.' % (reference, client.docker_host))
+
+
+def check_network(network, declared):
+    """Networks standalone containers cannot join, or not with these settings."""
+    if network.get('Remote'):
+        return
+    name, driver = network['Name'], network.get('Driver')
+    if driver in ('host', 'null'):
+        raise FabricError('Network %s (driver %s) cannot be joined by a running container; a container gets it '
+                          'only when it is created.' % (name, driver))
+    if network.get('ConfigOnly'):
+        raise FabricError('Network %s is a configuration-only network; containers join the networks created '
+                          'from it (config_from), not the network itself.' % name)
+    if network.get('Ingress'):
+        raise FabricError('Network %s is the swarm routing mesh (ingress); containers cannot be attached to it.' % name)
+    if network.get('Scope') == 'swarm' and not network.get('Attachable'):
+        raise FabricError('Network %s is a swarm network that is not attachable: only services can use it. '
+                          'Recreate it with attachable: true.' % name)
+    default_bridge = (network.get('Options') or {}).get('com.docker.network.bridge.default_bridge') == 'true'
+    if default_bridge:
+        unsupported = [key for key in ('aliases', 'ipv4_address', 'ipv6_address') if declared.get(key)]
+        if unsupported:
+            raise FabricError('Network %s is the default bridge, where Docker allows no %s. Use a user-defined network.'
+                              % (name, ', '.join(unsupported)))
+
+
+def _pools(network):
+    pools = []
+    for pool in (network.get('IPAM') or {}).get('Config') or []:
+        try:
+            pools.append(ipaddress.ip_network(pool['Subnet'], strict=False))
+        except (KeyError, ValueError):
+            continue
+    return pools
+
+
+def _reserved(network):
+    """Addresses of the network Docker keeps for itself: gateways and auxiliary addresses."""
+    reserved = {}
+    for pool in (network.get('IPAM') or {}).get('Config') or []:
+        if pool.get('Gateway'):
+            reserved[_canonical(pool['Gateway'])] = 'the gateway'
+        for key, address in (pool.get('AuxiliaryAddresses') or {}).items():
+            reserved[_canonical(address)] = 'the auxiliary address %s' % key
+    return reserved
+
+
+def _canonical(text):
+    try:
+        return str(ipaddress.ip_address(str(text).partition('/')[0]))
+    except ValueError:
+        return None
+
+
+def _used_addresses(network, attached, target_id):
+    """Address -> who holds it: the running endpoints, and the static addresses of every attached container."""
+    used = {}
+    for container_id, endpoint in (network.get('Containers') or {}).items():
+        if container_id == target_id:
+            continue
+        for key in ('IPv4Address', 'IPv6Address'):
+            if endpoint.get(key) and _canonical(endpoint[key]):
+                used[_canonical(endpoint[key])] = 'container %s' % (endpoint.get('Name') or container_id[:12])
+    for entry in attached.values():
+        if entry['id'] == target_id:
+            continue
+        for key in ('ipv4_address', 'ipv6_address'):
+            if entry['settings'][key] and _canonical(entry['settings'][key]):
+                used[_canonical(entry['settings'][key])] = 'container %s' % entry['name']
+    return used
+
+
+def check_static_addresses(network, declared, selected, attached):
+    """A static address needs exactly one container, a pool of the network that holds it, and nobody else on it."""
+    keys = [key for key in ('ipv4_address', 'ipv6_address') if declared.get(key)]
+    if not keys:
+        return
+    if len(selected) > 1:
+        raise FabricError('%s can be given only when exactly one container is selected; the selection matches %d: %s. '
+                          'Narrow containers or container_labels, or use one task per container.'
+                          % (' and '.join(keys), len(selected), ', '.join(container_name(s) for s in selected)))
+    if network.get('Remote') or not selected:
+        return
+    pools = _pools(network)
+    reserved = _reserved(network)
+    used = _used_addresses(network, attached, selected[0]['Id'])
+    for key in keys:
+        address = ipaddress.ip_address(declared[key])
+        family = [pool for pool in pools if pool.version == address.version]
+        if not family:
+            raise FabricError('%s %s: network %s has no IPv%d pool. Static addresses need a network created with a '
+                              'subnet of that family.' % (key, address, network['Name'], address.version))
+        if not any(address in pool for pool in family):
+            raise FabricError('%s %s is outside the pools of network %s (%s). Pick an address inside one of them.'
+                              % (key, address, network['Name'], ', '.join(str(pool) for pool in family)))
+        if any(address == pool.network_address or (address.version == 4 and address == pool.broadcast_address)
+               for pool in family if pool.prefixlen < pool.max_prefixlen - 1):
+            raise FabricError('%s %s is the network or broadcast address of a pool of network %s. Pick another.'
+                              % (key, address, network['Name']))
+        holder = reserved.get(str(address)) or used.get(str(address))
+        if holder:
+            raise FabricError('%s %s is already used on network %s by %s. Pick a free address.'
+                              % (key, address, network['Name'], holder))
+
+
+# --- read the actual state -------------------------------------------------------------------
+
+def on_network(summary, network):
+    """Does a listing entry (or an inspect result) name the network among its endpoints?"""
+    return endpoint_settings(summary, network['Name'], network.get('Id')) is not None
+
+
+def read_attached(client, network, summaries):
+    """Container id -> name, labels and endpoint settings, for the containers of this host on the network.
+
+    The listing says which containers are attached, running or stopped, but
+    leaves out aliases and links: only those containers are inspected.
+    """
+    attached = {}
+    for summary in summaries:
+        if not on_network(summary, network):
+            continue
+        container = client.call('Inspecting container %s' % container_name(summary),
+                                client.api.inspect_container, summary['Id'])
+        settings = endpoint_settings(container, network['Name'], network.get('Id'))
+        if settings is not None:
+            attached[container['Id']] = {'id': container['Id'], 'name': container_name(container),
+                                         'labels': (container.get('Config') or {}).get('Labels') or {},
+                                         'settings': settings}
+    return attached
+
+
+# --- compare and plan ------------------------------------------------------------------------
+
+def differences(actual, declared):
+    """The declared settings that differ from the actual ones: {key: (actual, declared)}."""
+    found = {}
+    for key in SETTING_KEYS:
+        if key not in declared:
+            continue
+        have, want = actual.get(key), declared[key]
+        if key in ('ipv4_address', 'ipv6_address'):
+            have = _canonical(have) if have else None
+        if key in ('aliases', 'links'):
+            have, want = sorted(set(have or [])), sorted(set(want or []))
+        if key == 'driver_opts':
+            have = {str(k): str(v) for k, v in (have or {}).items()}
+        if key == 'mac_address':
+            have = (have or '').lower() or None
+        if have != want:
+            found[key] = (have, want)
+    return found
+
+
+def wanted_settings(actual, declared):
+    """What an endpoint should have: the declared settings over the actual ones (nothing undeclared is lost)."""
+    settings = dict(_EMPTY)
+    if actual:
+        settings.update({key: actual.get(key) for key in SETTING_KEYS})
+    settings.update(declared)
+    return settings
+
+
+def plan(request, selected, attached):
+    """The actions that take this host from its actual state to the requested one."""
+    declared = request['declared']
+    actions = []
+    for summary in selected:
+        entry = attached.get(summary['Id'])
+        actual = entry['settings'] if entry else None
+        name = container_name(summary)
+        if request['state'] == 'absent':
+            if actual is not None:
+                actions.append({'action': 'disconnect', 'container': name, 'id': summary['Id'],
+                                'before': actual, 'after': None})
+            continue
+        if actual is None:
+            actions.append({'action': 'connect', 'container': name, 'id': summary['Id'],
+                            'before': None, 'after': wanted_settings(None, declared)})
+            continue
+        changed = differences(actual, declared)
+        if changed:
+            actions.append({'action': 'reconnect', 'container': name, 'id': summary['Id'],
+                            'before': actual, 'after': wanted_settings(actual, declared),
+                            'changes': sorted(changed)})
+    if request['exclusive']:
+        chosen = set(s['Id'] for s in selected)
+        for entry in sorted(attached.values(), key=lambda e: e['name']):
+            # Containers of swarm tasks belong to their service; the swarm would only put them back.
+            if entry['id'] in chosen or SWARM_TASK_LABEL in entry['labels']:
+                continue
+            actions.append({'action': 'disconnect', 'container': entry['name'], 'id': entry['id'],
+                            'before': entry['settings'], 'after': None})
+    return actions
+
+
+def _shown(settings, show_mac):
+    shown = {key: settings.get(key) for key in SETTING_KEYS}
+    if not show_mac:
+        # Docker fills in a MAC address for every running endpoint; it is a setting only when declared.
+        shown.pop('mac_address')
+    return shown
+
+
+def describe(network_name, attached, actions, declared):
+    """The diff: every container of this host on the network with its settings, before and after."""
+    show_mac = 'mac_address' in declared
+    before = dict((entry['name'], _shown(entry['settings'], show_mac)) for entry in attached.values())
+    after = dict(before)
+    for action in actions:
+        if action['after'] is None:
+            after.pop(action['container'], None)
+        else:
+            after[action['container']] = _shown(action['after'], show_mac)
+    return {'before': {'network': network_name, 'containers': dict(sorted(before.items()))},
+            'after': {'network': network_name, 'containers': dict(sorted(after.items()))}}
+
+
+# --- apply -----------------------------------------------------------------------------------
+
+def apply(client, network_ref, actions, check_mode):
+    """The one place that writes. In check mode it writes nothing."""
+    if check_mode:
+        return
+    what = 'Network %s' % network_ref
+    for action in actions:
+        if action['action'] == 'connect':
+            connect(client, network_ref, action['id'], action['after'], what)
+        elif action['action'] == 'disconnect':
+            disconnect(client, network_ref, action['id'], what)
+        else:
+            disconnect(client, network_ref, action['id'], what)
+            try:
+                connect(client, network_ref, action['id'], action['after'], what)
+            except FabricError as exc:
+                try:
+                    connect(client, network_ref, action['id'], action['before'], what)
+                except FabricError:
+                    raise FabricError('%s. Container %s is now detached from network %s; its previous settings '
+                                      'could not be restored either.' % (exc.msg, action['container'], network_ref),
+                                      previous_settings=action['before'])
+                raise FabricError('%s. Container %s was put back on network %s with its previous settings.'
+                                  % (exc.msg, action['container'], network_ref))
+
+
+def run(client, params, check_mode):
+    """network_attachment from parameters to result."""
+    request = normalise_request(params)
+    declared = request['declared']
+    if 'mac_address' in declared:
+        client.require('endpoint.mac_address', who=MODULE)
+    if declared.get('driver_opts'):
+        client.require('endpoint.driver_opts', who=MODULE)
+    network = find_network(client, request['network'])
+    check_network(network, declared)
+    summaries = client.call('Listing containers', client.api.containers, all=True)
+    selected, missing = select(summaries, request)
+    if missing and request['missing'] == 'fail':
+        raise FabricError('Nothing on the Docker host %s matches %s. Check the selection, or set missing: ignore.'
+                          % (client.docker_host, '; '.join(missing)), missing=missing)
+    attached = read_attached(client, network, summaries)
+    check_static_addresses(network, declared, selected, attached)
+    actions = plan(request, selected, attached)
+    diff = describe(network['Name'], attached, actions, declared)
+    # A network this worker does not know yet is joined by the name or id the user gave.
+    network_ref = network['Id'] or request['network']
+    apply(client, network_ref, actions, check_mode)
+    network_id = network['Id']
+    if network_id is None and actions and not check_mode:
+        try:
+            network_id = client.api.inspect_network(network_ref)['Id']
+        except APIError:
+            pass
+    after = diff['after']['containers']
+    return {
+        'changed': bool(actions),
+        'network': {'name': network['Name'], 'id': network_id},
+        'containers': [{'name': container_name(s), 'id': s['Id'], 'attached': container_name(s) in after,
+                        'settings': after.get(container_name(s))} for s in selected],
+        'missing': missing,
+        'actions': [{'action': a['action'], 'container': a['container'], 'changes': a.get('changes', [])}
+                    for a in actions],
+        'diff': diff,
+    }
