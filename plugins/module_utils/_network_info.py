@@ -2,10 +2,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read-only view of a Docker host's networks: what exists and what is attached where.
 
-Three listings answer everything (networks, containers, services); no
-per-network inspect. The network listing leaves out the attached containers,
-but every container in the container listing names the networks it sits on,
-so the join is done here.
+Three listings answer nearly everything (networks, containers, services);
+no per-network inspect. The network listing leaves out the attached
+containers, but every container in the container listing names the networks
+it sits on, so the join is done here. Only endpoint aliases are missing from
+the container listing (Docker sends null there), so each container attached
+to a selected network is inspected once, whatever the number of networks.
 """
 
 from __future__ import annotations
@@ -51,17 +53,29 @@ def network_selected(network, names, drivers, labels):
     return all(label_matches(own_labels, wanted) for wanted in labels or [])
 
 
-def attachments_by_network(containers):
-    """Container listing -> {network id: [attached container summaries]}."""
+def endpoints_of(container, network_ids_by_name):
+    """(network id, endpoint) for each network a container (listed or inspected) is configured on.
+
+    A container connected while stopped, and not started since, has an empty
+    NetworkID: its endpoint is only keyed by the network's name.
+    """
+    networks = (container.get('NetworkSettings') or {}).get('Networks') or {}
+    for network_name, endpoint in networks.items():
+        network_id = endpoint.get('NetworkID') or network_ids_by_name.get(network_name)
+        if network_id:
+            yield network_id, endpoint
+
+
+def attachments_by_network(containers, network_ids_by_name, aliases_of=None):
+    """Container listing -> {network id: [attached container summaries]}.
+
+    ``aliases_of(container id, network id)`` supplies the aliases the listing lacks.
+    """
     attached = {}
     for container in containers:
         name = (container.get('Names') or ['/' + container['Id'][:12]])[0].lstrip('/')
         short_id = container['Id'][:12]
-        networks = ((container.get('NetworkSettings') or {}).get('Networks') or {})
-        for endpoint in networks.values():
-            network_id = endpoint.get('NetworkID')
-            if not network_id:
-                continue
+        for network_id, endpoint in endpoints_of(container, network_ids_by_name):
             attached.setdefault(network_id, []).append({
                 'name': name,
                 'id': container['Id'],
@@ -71,7 +85,8 @@ def attachments_by_network(containers):
                 'mac_address': endpoint.get('MacAddress') or None,
                 # Docker before API 1.45 adds the container's short id as an
                 # alias of its own; it says nothing the id does not.
-                'aliases': sorted(a for a in endpoint.get('Aliases') or [] if a != short_id),
+                'aliases': sorted(a for a in (aliases_of(container['Id'], network_id) if aliases_of
+                                              else endpoint.get('Aliases')) or [] if a != short_id),
             })
     for entries in attached.values():
         entries.sort(key=lambda entry: entry['name'])
@@ -138,16 +153,36 @@ def list_services_if_manager(client):
         raise
 
 
+def alias_reader(client, containers, network_ids, network_ids_by_name):
+    """aliases_of(container id, network id), inspecting each container on ``network_ids`` once."""
+    on_selected = [c['Id'] for c in containers
+                   if any(network_id in network_ids for network_id, _endpoint in endpoints_of(c, network_ids_by_name))]
+    endpoints = {}
+    for container_id in on_selected:
+        try:
+            inspected = client.api.inspect_container(container_id)
+        except APIError:  # removed between the listing and now
+            continue
+        for network_id, endpoint in endpoints_of(inspected, network_ids_by_name):
+            endpoints[(container_id, network_id)] = endpoint.get('Aliases')
+    return lambda container_id, network_id: endpoints.get((container_id, network_id))
+
+
 def gather(client, names=None, drivers=None, labels=None):
-    """Everything network_info returns, from three listings of the daemon."""
+    """Everything network_info returns: three listings, plus one inspect per attached container."""
     networks = client.call('Listing networks', client.api.networks)
     selected = [n for n in networks if network_selected(n, names, drivers, labels)]
-    containers = attachments_by_network(
-        client.call('Listing containers', client.api.containers, all=True)) if selected else {}
+    ids_by_name = {n['Name']: n['Id'] for n in networks}
+    containers = {}
+    if selected:
+        listing = client.call('Listing containers', client.api.containers, all=True)
+        aliases_of = client.call('Inspecting attached containers', alias_reader,
+                                 client, listing, {n['Id'] for n in selected}, ids_by_name)
+        containers = attachments_by_network(listing, ids_by_name, aliases_of)
     services = client.call('Listing services', list_services_if_manager, client)
     by_service = None
     if services is not None:
-        by_service = services_by_network(services, {n['Name']: n['Id'] for n in networks})
+        by_service = services_by_network(services, ids_by_name)
     described = [describe_network(n, containers, by_service) for n in selected]
     described.sort(key=lambda entry: entry['name'])
     return {

@@ -12,7 +12,8 @@ description:
   - Lists the networks of one Docker host with their settings, the containers attached to each
     (name, addresses, aliases) and, when the host is a swarm manager, the swarm services attached.
   - Reads three listings from the daemon (networks, containers, services), never one inspect per
-    network, so it stays fast on hosts with many networks.
+    network, so it stays fast on hosts with many networks. Docker's container listing leaves out
+    endpoint aliases, so each container attached to a selected network is inspected once.
   - Containers are those of this host only; on an overlay network, containers of other nodes are
     reported by the network_info of those nodes.
 extends_documentation_fragment:

@@ -63,15 +63,23 @@ def test_attachments_are_joined_by_network_id_and_drop_short_id_alias():
              'NetworkID': 'n1', 'IPAddress': '10.0.0.5', 'GlobalIPv6Address': '',
              'MacAddress': '02:42:0a:00:00:05', 'Aliases': ['cccccccccccc', 'www']}}}},
         {'Id': 'd' * 64, 'Names': ['/idle'], 'State': 'exited',
-         'NetworkSettings': {'Networks': {'front': {'NetworkID': 'n1', 'IPAddress': '', 'Aliases': None},
+         'NetworkSettings': {'Networks': {'front': {'NetworkID': '', 'IPAddress': '', 'Aliases': None},
                                           'gone': {'NetworkID': ''}}}},
     ]
-    attached = attachments_by_network(containers)
+    # idle was connected while stopped: no NetworkID, only the network's name.
+    attached = attachments_by_network(containers, {'front': 'n1'})
     assert list(attached) == ['n1']
     assert [c['name'] for c in attached['n1']] == ['idle', 'web']
     idle, web = attached['n1']
     assert web['aliases'] == ['www'] and web['ipv4_address'] == '10.0.0.5' and web['ipv6_address'] is None
     assert idle['running'] is False and idle['ipv4_address'] is None and idle['aliases'] == []
+
+
+def test_aliases_come_from_the_reader_when_given():
+    containers = [{'Id': 'e' * 64, 'Names': ['/api'], 'State': 'running',
+                   'NetworkSettings': {'Networks': {'back': {'NetworkID': 'n2', 'Aliases': None}}}}]
+    attached = attachments_by_network(containers, {}, lambda cid, nid: ['eeeeeeeeeeee', 'api-' + nid])
+    assert attached['n2'][0]['aliases'] == ['api-n2']
 
 
 def test_services_map_targets_given_by_name_or_id():
