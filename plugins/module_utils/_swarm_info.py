@@ -1,0 +1,56 @@
+# Copyright (c) docknet.fabric contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read-only view of a node's swarm membership and, on a manager, of the swarm's nodes.
+
+One `info` call says what the node itself knows (state, its managers); one
+node listing on a manager says everything about the members. Nothing here
+touches join tokens or the unlock key.
+"""
+
+from __future__ import annotations
+
+
+def describe_node(node):
+    """One entry of Docker's node listing, flattened to what playbooks decide on."""
+    spec = node.get('Spec') or {}
+    status = node.get('Status') or {}
+    manager = node.get('ManagerStatus') or {}
+    return {
+        'id': node['ID'],
+        'hostname': (node.get('Description') or {}).get('Hostname'),
+        'role': spec.get('Role'),
+        'availability': spec.get('Availability'),
+        'labels': spec.get('Labels') or {},
+        'state': status.get('State'),
+        # A manager's status address carries the raft port; the node address does not.
+        'addr': status.get('Addr') if status.get('Addr') not in (None, '', '0.0.0.0') else
+        (manager.get('Addr') or '').rsplit(':', 1)[0] or None,
+        'leader': bool(manager.get('Leader')),
+        'reachability': manager.get('Reachability'),
+    }
+
+
+def describe_membership(info):
+    """What a node's `docker info` says about its own swarm membership."""
+    swarm = info.get('Swarm') or {}
+    cluster = swarm.get('Cluster') or {}
+    return {
+        'local_node_state': swarm.get('LocalNodeState') or 'inactive',
+        'node_id': swarm.get('NodeID') or None,
+        'node_addr': swarm.get('NodeAddr') or None,
+        'is_manager': bool(swarm.get('ControlAvailable')),
+        'cluster_id': cluster.get('ID') or None,
+        'remote_managers': sorted(({'node_id': m.get('NodeID'), 'addr': m.get('Addr')}
+                                   for m in swarm.get('RemoteManagers') or []),
+                                  key=lambda m: m['addr'] or ''),
+        'error': swarm.get('Error') or None,
+        'hostname': info.get('Name'),
+    }
+
+
+def gather(client):
+    membership = describe_membership(client.call('Reading the node\'s swarm state', client.api.info))
+    if membership['is_manager']:
+        nodes = client.call('Listing the swarm\'s nodes', client.api.nodes)
+        membership['nodes'] = sorted((describe_node(n) for n in nodes), key=lambda n: (n['addr'] or '', n['id']))
+    return membership
