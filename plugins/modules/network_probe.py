@@ -16,7 +16,7 @@ description:
     when a result is not as expected, unless O(fail_on_unexpected=false). This makes isolation and
     policy checks ("the backend cannot reach the frontend") as easy as reachability checks.
   - The probe image needs a POSIX shell with C(nslookup), C(ping), C(nc), C(timeout), C(awk),
-    C(tr) and C(sed); a busybox image has them all. No image is pulled: it must be present on the host.
+    C(tr) and C(sed); a busybox image has them all. No image is pulled; it must be present on the host.
   - It changes nothing that lasts, so it never reports a change. In check mode no probe is run.
 extends_documentation_fragment:
   - docknet.fabric.docker
@@ -109,7 +109,7 @@ results:
   elements: dict
   contains:
     name: {description: The target., type: str, returned: always}
-    port: {description: The TCP port tried, or null for ICMP., type: int, returned: always}
+    port: {description: 'The TCP port tried, or null for ICMP.', type: int, returned: always}
     addresses: {description: The addresses the name resolved to (the target itself for an IP)., type: list, elements: str, returned: always}
     resolved: {description: Whether the name resolved., type: bool, returned: always}
     reachable: {description: Whether the target answered., type: bool, returned: always}

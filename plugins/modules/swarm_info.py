@@ -44,7 +44,7 @@ local_node_state:
   type: str
   sample: active
   choices: [inactive, pending, active, locked, error]
-node_id: {description: The node's swarm id, or null outside a swarm., returned: success, type: str}
+node_id: {description: "The node's swarm id, or null outside a swarm.", returned: success, type: str}
 node_addr: {description: The address the node advertises to the swarm., returned: success, type: str, sample: 198.18.0.11}
 is_manager: {description: Whether the node is a reachable manager (its control plane answers)., returned: success, type: bool}
 cluster_id: {description: The swarm's id; known on managers only., returned: success, type: str}
@@ -53,7 +53,7 @@ remote_managers:
   returned: success
   type: list
   elements: dict
-error: {description: The node's swarm error, if any., returned: success, type: str}
+error: {description: "The node's swarm error, if any.", returned: success, type: str}
 hostname: {description: The engine's host name., returned: success, type: str}
 nodes:
   description:

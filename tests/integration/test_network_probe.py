@@ -22,8 +22,9 @@ def scene(swarm):
         for name, internal in (('%s-a' % p, False), ('%s-b' % p, False), ('%s-int' % p, True)):
             made.append((node1, 'network', node1.networks.create(name, driver='bridge', internal=internal)))
         overlay = node1.networks.create('%s-ov' % p, driver='overlay', attachable=True)
-        for client, name, network, aliases in ((node1, 'web', '%s-a' % p, ['www']), (node1, 'db', '%s-b' % p, []),
-                                                (node1, 'vault', '%s-int' % p, []), (node2, 'far', '%s-ov' % p, [])):
+        members = ((node1, 'web', '%s-a' % p, ['www']), (node1, 'db', '%s-b' % p, []),
+                   (node1, 'vault', '%s-int' % p, []), (node2, 'far', '%s-ov' % p, []))
+        for client, name, network, aliases in members:
             container = client.containers.create(IMAGE, ['sleep', '600'], name='%s-%s' % (p, name))
             made.insert(0, (client, 'container', container))
             client.api.disconnect_container_from_network(container.id, 'bridge')
