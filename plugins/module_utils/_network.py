@@ -1,0 +1,982 @@
+# Copyright (c) docknet.fabric contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The engine of bridge_network, overlay_network and macvlan_network.
+
+One cycle for every task: normalise the declared networks (and reject bad
+input before any API call) -> read the daemon's network listing once ->
+compare what was declared with what exists -> plan a list of actions ->
+apply them. Check mode runs the same cycle; ``Engine.write`` is the one place
+that knows about it and skips the writes.
+
+Docker has no network update API: any difference means recreating the
+network, which is refused unless ``recreate`` is true. Recreation puts every
+container back with the endpoint settings it had (``_endpoints``).
+
+Everything above ``Engine`` is pure and tested by tables.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+
+from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
+from ansible_collections.docknet.fabric.plugins.module_utils import _endpoints
+
+OWNER_LABEL = 'docknet.fabric.managed'
+OWNER_VALUE = 'true'
+# Networks Docker makes itself: never purged, never removed by name.
+RESERVED_NAMES = frozenset(('bridge', 'host', 'none', 'ingress', 'docker_gwbridge'))
+
+MTU_KEY = 'com.docker.network.driver.mtu'
+
+# Dedicated options: module option -> (driver option key, kind, value Docker assumes when the key is absent).
+DRIVER_OPTIONS = {
+    'bridge': {
+        'bridge_name': ('com.docker.network.bridge.name', 'str', None),
+        'enable_icc': ('com.docker.network.bridge.enable_icc', 'bool', True),
+        'enable_ip_masquerade': ('com.docker.network.bridge.enable_ip_masquerade', 'bool', True),
+        'host_binding_ipv4': ('com.docker.network.bridge.host_binding_ipv4', 'ip', '0.0.0.0'),
+        'mtu': (MTU_KEY, 'int', None),
+    },
+    'overlay': {
+        'encrypted': ('encrypted', 'presence', False),
+        'mtu': (MTU_KEY, 'int', None),
+        'vxlan_ids': ('com.docker.network.driver.overlay.vxlanid_list', 'intlist', None),
+    },
+    'macvlan': {
+        'parent': ('parent', 'str', None),
+        'macvlan_mode': ('macvlan_mode', 'str', 'bridge'),
+    },
+}
+
+# Driver option keys Docker fills in itself when they were not asked for.
+_ALWAYS_FILLED = ('com.docker.network.enable_ipv4', 'com.docker.network.enable_ipv6')
+DOCKER_FILLED_OPTIONS = {
+    'bridge': frozenset(_ALWAYS_FILLED),
+    'overlay': frozenset(_ALWAYS_FILLED + ('com.docker.network.driver.overlay.vxlanid_list',)),
+    'macvlan': frozenset(_ALWAYS_FILLED),
+}
+
+# Raw option keys that belong to one driver only.
+_FOREIGN_PREFIXES = {
+    'bridge': ('com.docker.network.bridge.',),
+    'overlay': ('com.docker.network.driver.overlay.',),
+    'macvlan': (),
+}
+_DRIVER_ONLY_KEYS = {'encrypted': 'overlay', 'parent': 'macvlan', 'macvlan_mode': 'macvlan',
+                     'ipvlan_mode': 'ipvlan', 'ipvlan_flag': 'ipvlan'}
+
+TOP_LEVEL_BOOLS = ('internal', 'attachable', 'ingress', 'enable_ipv6', 'config_only')
+MACVLAN_MODES = ('bridge', 'private', 'vepa', 'passthru')
+
+_TRUE = ('true', 'yes', 'on', '1', 'y', 't')
+_FALSE = ('false', 'no', 'off', '0', 'n', 'f')
+
+
+# ---------------------------------------------------------------- normalisation
+
+def to_bool(value, empty=False):
+    """Docker stores booleans as strings (``"true"``, ``"1"``, and for ``encrypted`` even ``""``)."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    text = str(value).strip().lower()
+    if text == '':
+        return empty
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError('%r is not a boolean' % (value,))
+
+
+def normalise_ip(text):
+    """'2001:DB8:0:0::1' -> '2001:db8::1'. Raises ValueError."""
+    return ipaddress.ip_address(str(text).strip()).compressed
+
+
+def normalise_cidr(text):
+    """'2001:0db8::/64' -> '2001:db8::/64'. Host bits set is an error: Docker wants the network."""
+    text = str(text).strip()
+    if '/' not in text:
+        raise ValueError('%r is not in CIDR form (address/prefix length)' % text)
+    try:
+        return ipaddress.ip_network(text, strict=True).compressed
+    except ValueError:
+        network = ipaddress.ip_network(text, strict=False)  # raises for garbage
+        raise ValueError('%r has host bits set; the network is %s' % (text, network.compressed))
+
+
+def _lenient_cidr(text):
+    try:
+        return ipaddress.ip_network(str(text).strip(), strict=False).compressed
+    except ValueError:
+        return str(text)
+
+
+def _lenient_ip(text):
+    text = str(text).strip().split('/', maxsplit=1)[0]  # Docker 20.10 may keep a prefix length on gateways
+    try:
+        return ipaddress.ip_address(text).compressed
+    except ValueError:
+        return text
+
+
+def normalise_option_value(kind, value):
+    """A dedicated option's value, in one form for both the declaration and Docker's string."""
+    if value is None:
+        return None
+    if kind == 'bool':
+        return to_bool(value)
+    if kind == 'presence':
+        return to_bool(value, empty=True)
+    if kind == 'int':
+        return int(str(value).strip())
+    if kind == 'intlist':
+        if isinstance(value, str):
+            value = [v for v in value.split(',') if v.strip()]
+        return [int(str(v).strip()) for v in value]
+    if kind == 'ip':
+        return _lenient_ip(value)
+    return str(value)
+
+
+def option_to_docker(kind, value):
+    """The string Docker stores for a dedicated option."""
+    if kind in ('bool', 'presence'):
+        return 'true' if value else 'false'
+    if kind == 'intlist':
+        return ','.join(str(v) for v in value)
+    return str(value)
+
+
+def _pool_key(pool):
+    return (ipaddress.ip_network(pool['subnet']).version, pool['subnet'])
+
+
+def normalise_pool(pool, where):
+    """One ``ipam_config`` entry, validated; ``where`` names it in messages."""
+    subnet_text = pool.get('subnet')
+    if not subnet_text:
+        raise FabricError('%s: subnet is required in every ipam_config entry.' % where)
+    try:
+        subnet = normalise_cidr(subnet_text)
+    except ValueError as exc:
+        raise FabricError('%s: subnet %s.' % (where, _reason(exc)))
+    network = ipaddress.ip_network(subnet)
+    out = {'subnet': subnet}
+    gateway = pool.get('gateway')
+    if gateway:
+        try:
+            gw = ipaddress.ip_address(str(gateway).strip())
+        except ValueError:
+            raise FabricError('%s: gateway %r is not an IP address.' % (where, gateway))
+        if gw.version != network.version or gw not in network:
+            raise FabricError('%s: gateway %s is outside subnet %s.' % (where, gateway, subnet))
+        out['gateway'] = gw.compressed
+    ip_range = pool.get('ip_range') or pool.get('iprange')
+    if ip_range:
+        try:
+            rng = ipaddress.ip_network(normalise_cidr(ip_range))
+        except ValueError as exc:
+            raise FabricError('%s: ip_range %s.' % (where, _reason(exc)))
+        if rng.version != network.version or not rng.subnet_of(network):
+            raise FabricError('%s: ip_range %s is outside subnet %s.' % (where, ip_range, subnet))
+        out['ip_range'] = rng.compressed
+    aux = pool.get('aux_addresses')
+    if aux:
+        if not isinstance(aux, dict):
+            raise FabricError('%s: aux_addresses must be a mapping of host name to address.' % where)
+        normalised = {}
+        for host, address in aux.items():
+            try:
+                ip = ipaddress.ip_address(str(address).strip())
+            except ValueError:
+                raise FabricError('%s: aux_addresses %s: %r is not an IP address.' % (where, host, address))
+            if ip.version != network.version or ip not in network:
+                raise FabricError('%s: aux_addresses %s: %s is outside subnet %s.' % (where, host, address, subnet))
+            normalised[str(host)] = ip.compressed
+        out['aux_addresses'] = normalised
+    return out
+
+
+def _reason(exc):
+    text = str(exc)
+    if 'does not appear to be' in text:
+        return '%s is not a valid CIDR network' % text.split(' does not', maxsplit=1)[0]
+    return 'is invalid: %s' % text
+
+
+def normalise_pools(pools, where, enable_ipv6):
+    """Validate and sort ``ipam_config``: CIDR form, addresses inside subnets, no overlap, IPv6 needs enable_ipv6."""
+    out = [normalise_pool(pool or {}, '%s ipam_config[%d]' % (where, i)) for i, pool in enumerate(pools)]
+    nets = [ipaddress.ip_network(p['subnet']) for p in out]
+    for i, first in enumerate(nets):
+        for second in nets[i + 1:]:
+            if first.version == second.version and first.overlaps(second):
+                raise FabricError('%s: ipam_config subnets %s and %s overlap.' % (where, first, second))
+    if any(n.version == 6 for n in nets) and not enable_ipv6:
+        raise FabricError('%s: ipam_config has an IPv6 subnet but enable_ipv6 is not true. '
+                          'Set enable_ipv6: true.' % where)
+    return sorted(out, key=_pool_key)
+
+
+def actual_pools(network):
+    """Docker's IPAM.Config in the normalised form (lenient: Docker's own data)."""
+    pools = []
+    for pool in ((network.get('IPAM') or {}).get('Config') or []):
+        if not pool.get('Subnet'):
+            continue
+        entry = {'subnet': _lenient_cidr(pool['Subnet'])}
+        if pool.get('Gateway'):
+            entry['gateway'] = _lenient_ip(pool['Gateway'])
+        if pool.get('IPRange'):
+            entry['ip_range'] = _lenient_cidr(pool['IPRange'])
+        if pool.get('AuxiliaryAddresses'):
+            entry['aux_addresses'] = {k: _lenient_ip(v) for k, v in pool['AuxiliaryAddresses'].items()}
+        pools.append(entry)
+    try:
+        return sorted(pools, key=_pool_key)
+    except ValueError:
+        return pools
+
+
+def pools_differ(declared, actual):
+    """Compare declared pools with Docker's.
+
+    Pools are matched by subnet whatever the order. Per pool only declared keys
+    are compared (a gateway Docker chose is not a difference). Address families
+    not declared at all are not compared (Docker may add an IPv6 pool itself).
+    """
+    families = set(ipaddress.ip_network(p['subnet']).version for p in declared)
+    actual = [p for p in actual if _family(p['subnet']) in families]
+    by_subnet = {p['subnet']: p for p in actual}
+    if sorted(by_subnet) != sorted(p['subnet'] for p in declared):
+        return True
+    for pool in declared:
+        have = by_subnet[pool['subnet']]
+        for key in ('gateway', 'ip_range', 'aux_addresses'):
+            if key in pool and pool[key] != have.get(key):
+                return True
+    return False
+
+
+def _family(cidr):
+    try:
+        return ipaddress.ip_network(cidr, strict=False).version
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------- desired state
+
+def normalise_network(params, driver, defaults=None):
+    """One declared network (module parameters) -> the engine's desired form. Fails on bad input."""
+    defaults = defaults or {}
+    name = params.get('name')
+    if not name:
+        raise FabricError('%s_network: every network needs a name.' % driver)
+    where = 'network %s' % name
+    state = params.get('state') or 'present'
+    desired = {
+        'name': name,
+        'driver': driver,
+        'state': state,
+        'recreate': _inherit(params, defaults, 'recreate'),
+        'force': _inherit(params, defaults, 'force'),
+        'fields': {},
+    }
+    if state == 'absent':
+        return desired
+    if name in RESERVED_NAMES:
+        raise FabricError('%s: %s is a network Docker manages itself; choose another name.' % (where, name))
+    fields = desired['fields']
+    for key in TOP_LEVEL_BOOLS:
+        if params.get(key) is not None:
+            fields[key] = bool(params[key])
+    if params.get('config_from'):
+        fields['config_from'] = params['config_from']
+    if params.get('ipam_driver'):
+        fields['ipam_driver'] = params['ipam_driver']
+    if params.get('ipam_options') is not None:
+        fields['ipam_options'] = {str(k): str(v) for k, v in params['ipam_options'].items()}
+    if params.get('ipam_config') is not None:
+        fields['ipam_config'] = normalise_pools(params['ipam_config'], where, fields.get('enable_ipv6'))
+    if params.get('labels') is not None:
+        labels = {str(k): str(v) for k, v in params['labels'].items()}
+        if OWNER_LABEL in labels:
+            raise FabricError('%s: label %s is set by this collection itself; leave it out.' % (where, OWNER_LABEL))
+        fields['labels'] = labels
+    dedicated = DRIVER_OPTIONS[driver]
+    for option, (key, kind, dummy) in dedicated.items():
+        value = params.get(option)
+        if value is None:
+            continue
+        try:
+            fields[option] = normalise_option_value(kind, value)
+        except ValueError:
+            raise FabricError('%s: %s=%r is not a valid %s.' % (where, option, value, _KIND_WORDS[kind]))
+    if fields.get('mtu') is not None and not 68 <= fields['mtu'] <= 65535:
+        raise FabricError('%s: mtu %s is outside 68..65535.' % (where, fields['mtu']))
+    if fields.get('host_binding_ipv4') is not None:
+        try:
+            if ipaddress.ip_address(fields['host_binding_ipv4']).version != 4:
+                raise ValueError()
+        except ValueError:
+            raise FabricError('%s: host_binding_ipv4 %r is not an IPv4 address.' % (where, params['host_binding_ipv4']))
+    if fields.get('macvlan_mode') is not None and fields['macvlan_mode'] not in MACVLAN_MODES:
+        raise FabricError('%s: macvlan_mode must be one of %s.' % (where, ', '.join(MACVLAN_MODES)))
+    if params.get('options') is not None:
+        fields['options'] = _normalise_raw_options(params['options'], driver, dedicated, where)
+    if fields.get('config_from') and fields.get('config_only'):
+        raise FabricError('%s: config_only and config_from exclude each other.' % where)
+    if fields.get('config_only'):
+        clash = [k for k in ('internal', 'attachable', 'ingress') if fields.get(k)]
+        if clash:
+            raise FabricError('%s: a config-only network takes no %s; set them on the network made with config_from.'
+                              % (where, ', '.join(clash)))
+    if fields.get('config_from'):
+        clash = [k for k in ('ipam_config', 'ipam_options', 'options', 'parent', 'macvlan_mode', 'enable_ipv6',
+                             'internal', 'labels') if k in fields and fields[k] not in (False, None)]
+        if clash:
+            raise FabricError('%s: with config_from, %s come from the config-only network %s; leave them out here.'
+                              % (where, ', '.join(clash), fields['config_from']))
+    return desired
+
+
+_KIND_WORDS = {'bool': 'boolean', 'presence': 'boolean', 'int': 'number', 'intlist': 'list of numbers',
+               'ip': 'IP address', 'str': 'string'}
+
+
+def _inherit(params, defaults, key):
+    value = params.get(key)
+    if value is None:
+        value = defaults.get(key)
+    return bool(value)
+
+
+def _normalise_raw_options(options, driver, dedicated, where):
+    out = {}
+    owned = dict((key, option) for option, (key, dummy, dummy2) in dedicated.items())
+    for key, value in options.items():
+        key = str(key)
+        owner = _DRIVER_ONLY_KEYS.get(key)
+        if (owner and owner != driver) or any(
+                key.startswith(prefix) for other, prefixes in _FOREIGN_PREFIXES.items() if other != driver
+                for prefix in prefixes):
+            raise FabricError('%s: option %s does not belong to the %s driver.' % (where, key, driver))
+        if key in owned:
+            raise FabricError('%s: options.%s is set with the %s option of this module; use that instead.'
+                              % (where, key, owned[key]))
+        out[key] = '' if value is None else (('true' if value else 'false') if isinstance(value, bool) else str(value))
+    return out
+
+
+def normalise_task(params, driver):
+    """Module parameters (single or list form) -> list of desired networks. Fails on bad input."""
+    if params.get('networks') is not None:
+        defaults = {'recreate': params.get('recreate'), 'force': params.get('force')}
+        desired = [normalise_network(entry, driver, defaults) for entry in params['networks']]
+    else:
+        if params.get('purge'):
+            raise FabricError('%s_network: purge needs the list form (networks:), which says what to keep.' % driver)
+        desired = [normalise_network(params, driver)]
+    seen = set()
+    for entry in desired:
+        if entry['name'] in seen:
+            raise FabricError('%s_network: network %s is declared twice.' % (driver, entry['name']))
+        seen.add(entry['name'])
+    return desired
+
+
+# ---------------------------------------------------------------- actual state
+
+def actual_view(network, driver):
+    """A network of the listing, in the same form as the declared fields (every field of the driver)."""
+    ipam = network.get('IPAM') or {}
+    options = dict(network.get('Options') or {})
+    view = {
+        'name': network['Name'],
+        'driver': network.get('Driver'),
+        'scope': network.get('Scope'),
+        'internal': bool(network.get('Internal')),
+        'attachable': bool(network.get('Attachable')),
+        'ingress': bool(network.get('Ingress')),
+        'enable_ipv6': bool(network.get('EnableIPv6')),
+        'config_only': bool(network.get('ConfigOnly')),
+        'config_from': (network.get('ConfigFrom') or {}).get('Network') or None,
+        'ipam_driver': ipam.get('Driver') or 'default',
+        'ipam_options': dict(ipam.get('Options') or {}),
+        'ipam_config': actual_pools(network),
+        'labels': dict((k, v) for k, v in (network.get('Labels') or {}).items() if k != OWNER_LABEL),
+        'owned': (network.get('Labels') or {}).get(OWNER_LABEL) == OWNER_VALUE,
+    }
+    dedicated = DRIVER_OPTIONS.get(driver, {})
+    for option, (key, kind, absent) in dedicated.items():
+        raw = options.pop(key, None)
+        try:
+            view[option] = normalise_option_value(kind, raw) if raw is not None else absent
+        except ValueError:
+            view[option] = raw
+    for key in DOCKER_FILLED_OPTIONS.get(driver, ()):
+        options.pop(key, None)
+    view['options'] = options
+    for field in _NOT_OF_DRIVER.get(driver, ()):
+        view.pop(field, None)
+    return view
+
+
+# Top-level fields that mean nothing for a driver (left out of its diff).
+_NOT_OF_DRIVER = {
+    'bridge': ('ingress', 'config_only', 'config_from'),
+    'overlay': ('config_only', 'config_from'),
+    'macvlan': ('ingress',),
+}
+
+
+def differences(desired, view):
+    """The declared fields whose value differs from the network's, in a stable order."""
+    found = []
+    for field, wanted in desired['fields'].items():
+        have = view.get(field)
+        if field == 'ipam_config':
+            if pools_differ(wanted, have or []):
+                found.append(field)
+        elif field == 'ipam_driver':
+            if (wanted or 'default') != (have or 'default'):
+                found.append(field)
+        elif field == 'vxlan_ids':
+            if sorted(wanted) != sorted(have or []):
+                found.append(field)
+        elif wanted != have:
+            found.append(field)
+    return found
+
+
+def driver_matches(desired, network):
+    actual = network.get('Driver')
+    if actual == desired['driver']:
+        return True
+    # A config-only network is stored with the 'null' driver.
+    return bool(network.get('ConfigOnly')) and actual == 'null'
+
+
+def find_network(listing, name, driver):
+    """The listing's network called ``name`` (exact match), or None."""
+    matches = [n for n in listing if n.get('Name') == name]
+    if len(matches) > 1:
+        raise FabricError('network %s: the daemon has %d networks of that name (ids %s); remove the extra ones '
+                          'by id first.' % (name, len(matches), ', '.join(n['Id'][:12] for n in matches)))
+    return matches[0] if matches else None
+
+
+def desired_view(desired, before):
+    """What the network will look like: the declared fields over the current ones."""
+    after = {'name': desired['name'], 'driver': desired['driver']}
+    if before:
+        after.update(dict((k, v) for k, v in before.items() if k not in ('owned', 'scope')))
+        after['driver'] = desired['driver']
+    after.update(desired['fields'])
+    return after
+
+
+def create_body(desired, driver):
+    """The /networks/create body for a desired network."""
+    fields = desired['fields']
+    body = {'Name': desired['name'], 'Driver': driver, 'CheckDuplicate': True}
+    options = dict(fields.get('options') or {})
+    for option, (key, kind, dummy) in DRIVER_OPTIONS[driver].items():
+        if fields.get(option) is not None:
+            if kind == 'presence':
+                if fields[option]:
+                    options[key] = ''
+                continue
+            options[key] = option_to_docker(kind, fields[option])
+    if options:
+        body['Options'] = options
+    ipam = {'Driver': fields.get('ipam_driver') or 'default'}
+    if fields.get('ipam_options'):
+        ipam['Options'] = fields['ipam_options']
+    if fields.get('ipam_config'):
+        ipam['Config'] = [_docker_pool(p) for p in fields['ipam_config']]
+    if len(ipam) > 1 or ipam['Driver'] != 'default':
+        body['IPAM'] = ipam
+    for key, docker_key in (('internal', 'Internal'), ('attachable', 'Attachable'), ('ingress', 'Ingress'),
+                            ('enable_ipv6', 'EnableIPv6'), ('config_only', 'ConfigOnly')):
+        if fields.get(key):
+            body[docker_key] = True
+    if fields.get('config_from'):
+        body['ConfigFrom'] = {'Network': fields['config_from']}
+        body['Scope'] = 'swarm'
+    if not fields.get('config_from'):
+        # Docker refuses labels on a network made from a config-only network; such a
+        # network counts as owned when its config-only network is (see is_owned).
+        labels = dict(fields.get('labels') or {})
+        labels[OWNER_LABEL] = OWNER_VALUE
+        body['Labels'] = labels
+    return body
+
+
+def is_owned(network, listing):
+    """Does the collection own this network? A config_from network through its config-only network."""
+    if (network.get('Labels') or {}).get(OWNER_LABEL) == OWNER_VALUE:
+        return True
+    source = (network.get('ConfigFrom') or {}).get('Network')
+    if not source:
+        return False
+    return any(n.get('Name') == source and n.get('ConfigOnly')
+               and (n.get('Labels') or {}).get(OWNER_LABEL) == OWNER_VALUE for n in listing)
+
+
+def _docker_pool(pool):
+    out = {'Subnet': pool['subnet']}
+    if pool.get('gateway'):
+        out['Gateway'] = pool['gateway']
+    if pool.get('ip_range'):
+        out['IPRange'] = pool['ip_range']
+    if pool.get('aux_addresses'):
+        out['AuxiliaryAddresses'] = dict(pool['aux_addresses'])
+    return out
+
+
+def addresses_fit(settings, pools):
+    """Static addresses of an endpoint that the new pools would not contain (a recreation would lose them)."""
+    if not pools:
+        return []
+    nets = [ipaddress.ip_network(p['subnet']) for p in pools]
+    lost = []
+    for key in ('ipv4_address', 'ipv6_address'):
+        address = settings.get(key)
+        if not address:
+            continue
+        ip = ipaddress.ip_address(address)
+        same_family = [n for n in nets if n.version == ip.version]
+        if same_family and not any(ip in n for n in same_family):
+            lost.append(address)
+    return lost
+
+
+def plan_network(desired, network):
+    """One network's action: none, create, recreate, remove (pure; attachment checks come later)."""
+    driver = desired['driver']
+    if desired['state'] == 'absent':
+        if network is None:
+            return {'network': desired['name'], 'action': 'none'}
+        if network['Name'] in RESERVED_NAMES:
+            raise FabricError('network %s: Docker manages it itself; it is never removed.' % network['Name'])
+        if not driver_matches(desired, network):
+            raise FabricError('network %s: it exists with driver %s, not %s; remove it with the module of that '
+                              'driver.' % (desired['name'], network.get('Driver'), driver))
+        return {'network': desired['name'], 'action': 'remove', 'id': network['Id']}
+    if network is None:
+        return {'network': desired['name'], 'action': 'create'}
+    if not driver_matches(desired, network):
+        raise FabricError('network %s: a network of that name exists with driver %s, not %s. Remove it or choose '
+                          'another name.' % (desired['name'], network.get('Driver'), driver))
+    found = differences(desired, actual_view(network, driver))
+    if not found:
+        return {'network': desired['name'], 'action': 'none', 'id': network['Id']}
+    return {'network': desired['name'], 'action': 'recreate', 'id': network['Id'], 'differences': found}
+
+
+def purge_candidates(listing, driver, declared_names):
+    """Owned networks of this driver that the list no longer declares."""
+    found = []
+    for network in listing:
+        if not is_owned(network, listing) or network['Name'] in RESERVED_NAMES:
+            continue
+        if network['Name'] in declared_names or network.get('Ingress'):
+            continue
+        if network.get('Driver') == driver or (
+                driver == 'macvlan' and network.get('ConfigOnly') and network.get('Driver') == 'null'):
+            found.append(network)
+    # A config-only network can only go once the networks made from it are gone.
+    return sorted(found, key=lambda n: (bool(n.get('ConfigOnly')), n['Name']))
+
+
+# ---------------------------------------------------------------- the engine
+
+class Engine:
+    """Runs the cycle for one task. ``check_mode`` stops before the writes, in ``write`` only."""
+
+    def __init__(self, client, driver, check_mode, module_name=None, warn=None):
+        self.client = client
+        self.driver = driver
+        self.check_mode = check_mode
+        self.who = module_name or 'docknet.fabric.%s_network' % driver
+        self.warn = warn or (lambda msg: None)
+        self.writes = []
+        self._services = None
+        self._service_by_name = {}
+
+    # -- the one place that writes
+    def write(self, what, method, *args, **kwargs):
+        self.writes.append(what)
+        if self.check_mode:
+            return None
+        return self.client.call(what, method, *args, **kwargs)
+
+    def _create(self, body):
+        api = self.client.api
+
+        def post():
+            return api._result(api._post_json(api._url('/networks/create'), data=body), json=True)
+
+        try:
+            return self.write('Creating network %s' % body['Name'], post)
+        except FabricError as exc:
+            raise FabricError(explain_create_error(body, exc.msg))
+
+    def _leave_service(self, service, network):
+        api = self.client.api
+        spec = service_spec_without(service['Spec'], network)
+        url = api._url('/services/{0}/update', service['ID'])
+        return api._result(api._post_json(url, data=spec, params={'version': service['Version']['Index']}), json=True)
+
+    def _remove_when_released(self, network, name, seconds=60):
+        """A service that left the network releases it once its tasks are replaced; retry until then."""
+        deadline = time.time() + seconds
+        while True:
+            try:
+                return self.client.call('Removing network %s' % name, self.client.api.remove_network, network['Id'])
+            except FabricError as exc:
+                if time.time() > deadline or not any(word in exc.msg for word in ('in use', 'active endpoints')):
+                    raise
+                time.sleep(0.5)
+
+    # -- reads
+    def services(self):
+        """Swarm services by network id (empty when the host is not a manager). Read once, when needed."""
+        if self._services is None:
+            try:
+                services = self.client.call('Listing services', self.client.api.services)
+            except FabricError as exc:
+                if 'not a swarm manager' in exc.msg or 'swarm' in exc.msg.lower():
+                    services = []
+                else:
+                    raise
+            by_network = {}
+            self._service_by_name = {}
+            for service in services:
+                spec = service.get('Spec') or {}
+                self._service_by_name[spec.get('Name') or service['ID']] = service
+                targets = (spec.get('TaskTemplate') or {}).get('Networks') or spec.get('Networks') or []
+                for target in targets:
+                    by_network.setdefault(target.get('Target'), []).append(spec.get('Name') or service['ID'])
+            self._services = by_network
+        return self._services
+
+    def services_on(self, network):
+        found = self.services().get(network['Id'], []) + self.services().get(network['Name'], [])
+        return sorted(set(found))
+
+    def check_gates(self, desired):
+        for entry in desired:
+            fields = entry['fields']
+            for key, gate in (('config_only', 'network.config_only'), ('config_from', 'network.config_from'),
+                              ('ingress', 'network.ingress')):
+                if fields.get(key):
+                    self.client.require(gate, who=self.who)
+
+    def require_manager(self):
+        info = self.client.call('Reading the daemon information', self.client.api.info)
+        swarm = info.get('Swarm') or {}
+        if swarm.get('LocalNodeState') != 'active' or not swarm.get('ControlAvailable'):
+            state = swarm.get('LocalNodeState') or 'inactive'
+            role = 'a swarm worker' if state == 'active' else 'not in a swarm (%s)' % state
+            raise FabricError('%s must run against a swarm manager; the daemon at %s is %s. Point docker_host at a '
+                              'manager.' % (self.who, self.client.docker_host, role))
+
+    # -- the cycle
+    def run(self, params):
+        desired = normalise_task(params, self.driver)
+        self.check_gates(desired)
+        needs_manager = self.driver == 'overlay' or any(d['fields'].get('config_from') for d in desired)
+        if needs_manager:
+            self.require_manager()
+        listing = self.client.call('Listing networks', self.client.api.networks)
+        plans, before, after = [], {}, {}
+        for entry in desired:
+            network = find_network(listing, entry['name'], self.driver)
+            plan = plan_network(entry, network)
+            plan['desired'] = entry
+            plan['current'] = network
+            plans.append(plan)
+        if params.get('networks') is not None and params.get('purge'):
+            for network in purge_candidates(listing, self.driver, set(d['name'] for d in desired)):
+                plans.append({'network': network['Name'], 'action': 'remove', 'id': network['Id'], 'purge': True,
+                              'current': network,
+                              'desired': {'name': network['Name'], 'driver': self.driver, 'state': 'absent',
+                                          'force': bool(params.get('force')), 'recreate': False, 'fields': {}}})
+        # Every refusal happens before the first write.
+        for plan in plans:
+            self.prepare(plan)
+        for plan in plans:
+            current = plan['current']
+            if plan['action'] == 'none' and current is None:
+                continue
+            view = actual_view(current, self.driver) if current else None
+            before[plan['network']] = _public(view) if view else None
+            if plan['action'] == 'remove':
+                after[plan['network']] = None
+            elif plan['action'] == 'none':
+                after[plan['network']] = before[plan['network']]
+            else:
+                after[plan['network']] = _public(desired_view(plan['desired'], view))
+        for plan in plans:
+            self.apply(plan)
+        for plan in plans:
+            if plan['desired']['fields'].get('encrypted') and plan['desired']['state'] == 'present':
+                self.warn('network %s is encrypted (IPsec ESP). Docker does not check that the nodes can do IPsec: '
+                          'on a node without ESP support (kernel modules esp4/xfrm) containers on this network '
+                          'cannot reach each other; traffic is dropped, never sent in clear. Check every node '
+                          'that runs containers on it.' % plan['network'])
+        changed = any(p['action'] != 'none' for p in plans)
+        return {
+            'changed': changed,
+            'actions': [_public_plan(p) for p in plans if p['action'] != 'none'],
+            'networks': [dict(name=p['network'], action=p['action'], id=p.get('new_id') or p.get('id'))
+                         for p in plans],
+            'diff': {'before': before, 'after': after},
+        }
+
+    def prepare(self, plan):
+        """Read what is attached to networks about to be replaced or removed, and refuse when it would lose it."""
+        action = plan['action']
+        if action not in ('recreate', 'remove'):
+            return
+        network = plan['current']
+        name = plan['network']
+        containers = _endpoints.snapshot(self.client, network)
+        services = self.services_on(network) if network.get('Scope') == 'swarm' else []
+        plan['containers'] = containers
+        plan['services'] = services
+        names = [c['name'] for c in containers]
+        details = dict(network=name, containers=names, services=services)
+        if action == 'recreate':
+            diff_text = ', '.join(plan['differences'])
+            if services:
+                raise FabricError('network %s differs in %s and needs recreating, but swarm services use it: %s. '
+                                  'Remove the network from those services first.'
+                                  % (name, diff_text, ', '.join(services)), **details)
+            if not plan['desired']['recreate']:
+                attached = ('; attached containers: %s' % ', '.join(names)) if names else '; no containers attached'
+                raise FabricError('network %s differs in %s; Docker cannot change a network, it must be recreated%s. '
+                                  'Set recreate: true to recreate it (containers are reconnected with their '
+                                  'settings).' % (name, diff_text, attached), **details)
+            pools = plan['desired']['fields'].get('ipam_config')
+            for container in containers:
+                lost = addresses_fit(container['settings'], pools)
+                if lost:
+                    raise FabricError('network %s: container %s has static address %s, outside the new ipam_config; '
+                                      'recreating would lose it. Change the container first.'
+                                      % (name, container['name'], ', '.join(lost)), **details)
+        elif (names or services) and not plan['desired']['force']:
+            what = '; '.join(part for part in (
+                ('attached containers: %s' % ', '.join(names)) if names else '',
+                ('swarm services: %s' % ', '.join(services)) if services else '') if part)
+            raise FabricError('network %s is in use (%s). Set force: true to disconnect them (services are updated '
+                              'to leave the network) and remove it.' % (name, what), **details)
+
+    def apply(self, plan):
+        action = plan['action']
+        if action == 'none':
+            return
+        name = plan['network']
+        if action == 'create':
+            created = self._create(create_body(plan['desired'], self.driver))
+            plan['new_id'] = (created or {}).get('Id')
+            return
+        network = plan['current']
+        doing = '%s network %s' % ('Recreating' if action == 'recreate' else 'Removing', name)
+        for container in plan.get('containers', []):
+            self.write(doing, _endpoints.disconnect, self.client, network['Id'], container['id'], doing)
+        for service_name in plan.get('services', []):
+            self.write('%s: updating service %s to leave it' % (doing, service_name), self._leave_service,
+                       self._service_by_name[service_name], network)
+        try:
+            if plan.get('services') and not self.check_mode:
+                self._remove_when_released(network, name)
+            else:
+                self.write('Removing network %s' % name, self.client.api.remove_network, network['Id'])
+        except FabricError as exc:
+            # Docker kept the network (containers of other nodes, a network made from it...):
+            # give this host's containers their endpoints back before reporting.
+            self._reconnect(plan, network['Id'], doing)
+            raise FabricError('%s: Docker refused to remove it, so its containers on this host were reconnected: %s'
+                              % (doing, exc.msg), network=name)
+        if action == 'remove':
+            return
+        try:
+            created = self._create(create_body(plan['desired'], self.driver))
+        except FabricError as exc:
+            # Put the network back as it was, with its containers, before reporting.
+            restored = self._create(body_from_network(network))
+            self._reconnect(plan, (restored or {}).get('Id') or name, doing)
+            raise FabricError('network %s could not be recreated with the new settings, so it was put back as it '
+                              'was with its containers: %s' % (name, exc.msg), network=name)
+        new_id = (created or {}).get('Id') or name
+        plan['new_id'] = new_id if created else None
+        self._reconnect(plan, new_id, doing)
+
+    def _reconnect(self, plan, network_id, doing):
+        failures = []
+        for container in plan.get('containers', []):
+            try:
+                self.write(doing, _endpoints.connect, self.client, network_id, container['id'],
+                           container['settings'], doing)
+            except FabricError as exc:
+                failures.append('%s (%s)' % (container['name'], exc.msg))
+        if failures:
+            raise FabricError('network %s was recreated but these containers could not be reconnected: %s'
+                              % (plan['network'], '; '.join(failures)), network=plan['network'])
+
+
+def body_from_network(network):
+    """The /networks/create body that makes ``network`` (a listing entry) again, as it was."""
+    body = {'Name': network['Name'], 'Driver': network.get('Driver'), 'CheckDuplicate': True,
+            'Options': dict(network.get('Options') or {}), 'Labels': dict(network.get('Labels') or {})}
+    ipam = network.get('IPAM') or {}
+    body['IPAM'] = {'Driver': ipam.get('Driver') or 'default', 'Options': ipam.get('Options') or {},
+                    'Config': [dict((k, v) for k, v in pool.items() if v) for pool in ipam.get('Config') or []]}
+    for key in ('Internal', 'Attachable', 'Ingress', 'EnableIPv6', 'ConfigOnly'):
+        if network.get(key):
+            body[key] = True
+    source = (network.get('ConfigFrom') or {}).get('Network')
+    if source:
+        body['ConfigFrom'] = {'Network': source}
+        body['Scope'] = 'swarm'
+        for key in ('Options', 'Labels', 'IPAM'):
+            body.pop(key)
+    if network.get('ConfigOnly'):
+        body['Driver'] = 'macvlan' if body['Driver'] == 'null' else body['Driver']
+    return body
+
+
+def _without_network(targets, network):
+    return [t for t in targets or [] if t.get('Target') not in (network['Id'], network['Name'])]
+
+
+def service_spec_without(spec, network):
+    """A service spec with ``network`` taken out of its task template (and of the old top-level list)."""
+    spec = dict(spec)
+    template = dict(spec.get('TaskTemplate') or {})
+    if 'Networks' in template:
+        template['Networks'] = _without_network(template['Networks'], network)
+    spec['TaskTemplate'] = template
+    if 'Networks' in spec:
+        spec['Networks'] = _without_network(spec['Networks'], network)
+    return spec
+
+
+def explain_create_error(body, message):
+    """Turn the daemon's words on a failed create into what to do (macvlan parents above all)."""
+    parent = (body.get('Options') or {}).get('parent')
+    lower = message.lower()
+    if parent and ('parent interface' in lower or 'invalid subinterface' in lower or 'not found' in lower or 'no such' in lower
+                   or 'link not found' in lower):
+        if '.' in parent:
+            return ('network %s: parent %s is a VLAN sub-interface that does not exist, and Docker could not create '
+                    'it (is the 802.1q kernel module missing, or the base interface %s absent?). Create the '
+                    'sub-interface on the host or use an existing parent. Docker said: %s'
+                    % (body['Name'], parent, parent.split('.')[0], message))
+        return ('network %s: parent interface %s does not exist on the Docker host. Set parent to an interface of '
+                'that host. Docker said: %s' % (body['Name'], parent, message))
+    if parent and '.' in parent and ('operation not supported' in lower or 'vlan' in lower):
+        return ('network %s: parent %s needs an 802.1q VLAN link, which this host cannot make (8021q kernel '
+                'module missing?). Use a parent without a VLAN id, or load 8021q on the host. Docker said: %s'
+                % (body['Name'], parent, message))
+    return message
+
+
+def _public(view):
+    if view is None:
+        return None
+    return dict((k, v) for k, v in view.items() if k not in ('owned', 'scope'))
+
+
+def _public_plan(plan):
+    out = {'network': plan['network'], 'action': plan['action']}
+    for key in ('differences', 'containers', 'services'):
+        if plan.get(key):
+            out[key] = [c['name'] if isinstance(c, dict) else c for c in plan[key]]
+    if plan.get('purge'):
+        out['purge'] = True
+    return out
+
+
+def run(client, params, driver, check_mode, warn=None):
+    """Entry point of the three modules."""
+    return Engine(client, driver, check_mode, warn=warn).run(params)
+
+
+# ---------------------------------------------------------------- argument spec
+
+_POOL_SPEC = dict(
+    subnet=dict(type='str', required=True),
+    gateway=dict(type='str'),
+    ip_range=dict(type='str', aliases=['iprange']),
+    aux_addresses=dict(type='dict'),
+)
+
+_DRIVER_SPECS = {
+    'bridge': dict(
+        bridge_name=dict(type='str'),
+        enable_icc=dict(type='bool'),
+        enable_ip_masquerade=dict(type='bool'),
+        host_binding_ipv4=dict(type='str'),
+        mtu=dict(type='int'),
+    ),
+    'overlay': dict(
+        encrypted=dict(type='bool'),
+        ingress=dict(type='bool'),
+        mtu=dict(type='int'),
+        vxlan_ids=dict(type='list', elements='int'),
+    ),
+    'macvlan': dict(
+        parent=dict(type='str'),
+        macvlan_mode=dict(type='str', choices=list(MACVLAN_MODES)),
+        config_only=dict(type='bool'),
+        config_from=dict(type='str'),
+    ),
+}
+
+
+def network_spec(driver):
+    """The options of one network (the single form, and each entry of ``networks``)."""
+    spec = dict(
+        name=dict(type='str'),
+        state=dict(type='str', choices=['present', 'absent']),
+        ipam_config=dict(type='list', elements='dict', options=_POOL_SPEC),
+        ipam_driver=dict(type='str'),
+        ipam_options=dict(type='dict'),
+        enable_ipv6=dict(type='bool'),
+        internal=dict(type='bool'),
+        attachable=dict(type='bool'),
+        labels=dict(type='dict'),
+        options=dict(type='dict', aliases=['driver_options']),
+        recreate=dict(type='bool'),
+        force=dict(type='bool'),
+    )
+    spec.update(_DRIVER_SPECS[driver])
+    return spec
+
+
+def network_argument_spec(driver, connection_spec):
+    """The whole argument spec of ``<driver>_network``: connection options, one network, or ``networks``."""
+    spec = dict(connection_spec)
+    spec.update(network_spec(driver))
+    element = network_spec(driver)
+    element['name']['required'] = True
+    spec['networks'] = dict(type='list', elements='dict', options=element)
+    spec['purge'] = dict(type='bool', default=False)
+    return spec
+
+
+MODULE_KWARGS = dict(
+    mutually_exclusive=[('name', 'networks')],
+    required_one_of=[('name', 'networks')],
+    supports_check_mode=True,
+)

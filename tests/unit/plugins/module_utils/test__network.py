@@ -1,0 +1,423 @@
+# Copyright (c) docknet.fabric contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The network engine: normalisation, comparison and planning by tables; check mode writes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.docknet.fabric.plugins.module_utils import _network as net
+from ansible_collections.docknet.fabric.plugins.module_utils._client import APIError, FabricError
+
+
+@pytest.mark.parametrize('value, empty, expected', [
+    (True, False, True), ('true', False, True), ('True', False, True), ('1', False, True), ('yes', False, True),
+    ('false', False, False), ('0', False, False), (None, False, False), ('', True, True), ('', False, False),
+])
+def test_to_bool(value, empty, expected):
+    assert net.to_bool(value, empty=empty) is expected
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('10.1.0.0/24', '10.1.0.0/24'),
+    (' 10.1.0.0/24 ', '10.1.0.0/24'),
+    ('2001:0db8:0000:0000::/64', '2001:db8::/64'),
+    ('2001:DB8:1::/64', '2001:db8:1::/64'),
+    ('fd00:0:0:0:0:0:0:0/48', 'fd00::/48'),
+])
+def test_normalise_cidr(text, expected):
+    assert net.normalise_cidr(text) == expected
+
+
+@pytest.mark.parametrize('text, fragment', [
+    ('10.1.0.1/24', 'host bits set'),
+    ('10.1.0.0', 'CIDR form'),
+    ('banana/24', 'banana'),
+    ('10.1.0.0/33', '10.1.0.0/33'),
+])
+def test_normalise_cidr_rejects(text, fragment):
+    with pytest.raises(ValueError) as info:
+        net.normalise_cidr(text)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize('pools, ipv6, fragment', [
+    ([{'subnet': '10.0.0.0/33'}], False, 'subnet'),
+    ([{'gateway': '10.0.0.1'}], False, 'subnet is required'),
+    ([{'subnet': '10.0.0.0/24', 'gateway': '10.0.1.1'}], False, 'gateway 10.0.1.1 is outside subnet 10.0.0.0/24'),
+    ([{'subnet': '10.0.0.0/24', 'gateway': 'fd00::1'}], False, 'outside subnet'),
+    ([{'subnet': '10.0.0.0/24', 'gateway': 'x'}], False, 'is not an IP address'),
+    ([{'subnet': '10.0.0.0/24', 'ip_range': '10.0.1.0/28'}], False, 'ip_range 10.0.1.0/28 is outside subnet'),
+    ([{'subnet': '10.0.0.0/24', 'aux_addresses': {'r': '10.9.0.1'}}], False, 'aux_addresses r: 10.9.0.1 is outside'),
+    ([{'subnet': '10.0.0.0/16'}, {'subnet': '10.0.5.0/24'}], False, 'overlap'),
+    ([{'subnet': 'fd00::/64'}], False, 'enable_ipv6'),
+])
+def test_bad_pools_are_refused(pools, ipv6, fragment):
+    with pytest.raises(FabricError) as info:
+        net.normalise_pools(pools, 'network n', ipv6)
+    assert fragment in info.value.msg
+    assert info.value.msg.startswith('network n')
+
+
+def test_pools_are_normalised_and_sorted():
+    pools = net.normalise_pools([
+        {'subnet': '2001:0db8::/64', 'gateway': '2001:db8:0::1'},
+        {'subnet': '10.0.0.0/24', 'iprange': '10.0.0.128/25', 'aux_addresses': {'r': '10.0.0.2'}},
+    ], 'n', True)
+    assert pools == [
+        {'subnet': '10.0.0.0/24', 'ip_range': '10.0.0.128/25', 'aux_addresses': {'r': '10.0.0.2'}},
+        {'subnet': '2001:db8::/64', 'gateway': '2001:db8::1'},
+    ]
+
+
+def listing_entry(name='n', driver='bridge', options=None, labels=None, pools=None, **top):
+    entry = {'Name': name, 'Id': name + '-id' * 8, 'Driver': driver, 'Scope': 'local',
+             'IPAM': {'Driver': 'default', 'Options': None, 'Config': pools or []},
+             'Options': options or {}, 'Labels': labels if labels is not None else {net.OWNER_LABEL: 'true'}}
+    entry.update(top)
+    return entry
+
+
+def desired(driver='bridge', **params):
+    params.setdefault('name', 'n')
+    return net.normalise_network(params, driver)
+
+
+@pytest.mark.parametrize('driver, params, existing, expected', [
+    # Docker filled in a gateway nobody declared: no difference.
+    ('bridge', dict(ipam_config=[{'subnet': '10.0.0.0/24'}]),
+     listing_entry(pools=[{'Subnet': '10.0.0.0/24', 'Gateway': '10.0.0.1'}]), []),
+    # Pool order and IPv6 text form do not matter.
+    ('bridge', dict(enable_ipv6=True, ipam_config=[{'subnet': '2001:0db8::/64'}, {'subnet': '10.0.0.0/24'}]),
+     listing_entry(EnableIPv6=True, pools=[{'Subnet': '10.0.0.0/24'}, {'Subnet': '2001:db8::/64'}]), []),
+    # Docker 20.10 keeps a prefix length on some gateways.
+    ('bridge', dict(ipam_config=[{'subnet': '10.0.0.0/24', 'gateway': '10.0.0.1'}]),
+     listing_entry(pools=[{'Subnet': '10.0.0.0/24', 'Gateway': '10.0.0.1/24'}]), []),
+    # An IPv6 pool Docker added itself is not compared when no IPv6 pool is declared.
+    ('bridge', dict(ipam_config=[{'subnet': '10.0.0.0/24'}]),
+     listing_entry(pools=[{'Subnet': '10.0.0.0/24'}, {'Subnet': 'fd00:1::/64'}]), []),
+    ('bridge', dict(ipam_config=[{'subnet': '10.0.0.0/24'}]),
+     listing_entry(pools=[{'Subnet': '10.0.1.0/24'}]), ['ipam_config']),
+    ('bridge', dict(ipam_config=[{'subnet': '10.0.0.0/24', 'gateway': '10.0.0.254'}]),
+     listing_entry(pools=[{'Subnet': '10.0.0.0/24', 'Gateway': '10.0.0.1'}]), ['ipam_config']),
+    # Booleans stored as strings; Docker's defaults when the key is absent.
+    ('bridge', dict(enable_icc=False), listing_entry(options={'com.docker.network.bridge.enable_icc': 'false'}), []),
+    ('bridge', dict(enable_icc='false'), listing_entry(options={'com.docker.network.bridge.enable_icc': 'false'}), []),
+    ('bridge', dict(enable_icc=True), listing_entry(), []),
+    ('bridge', dict(enable_icc=False), listing_entry(), ['enable_icc']),
+    ('bridge', dict(mtu=1400), listing_entry(options={'com.docker.network.driver.mtu': '1400'}), []),
+    ('bridge', dict(mtu=1400), listing_entry(options={'com.docker.network.driver.mtu': '1500'}), ['mtu']),
+    ('bridge', dict(host_binding_ipv4='0.0.0.0'), listing_entry(), []),
+    # encrypted is stored as "" or "true".
+    ('overlay', dict(encrypted=True), listing_entry(driver='overlay', options={'encrypted': ''}), []),
+    ('overlay', dict(encrypted=True), listing_entry(driver='overlay', options={'encrypted': 'true'}), []),
+    ('overlay', dict(encrypted=False), listing_entry(driver='overlay'), []),
+    ('overlay', dict(encrypted=True), listing_entry(driver='overlay'), ['encrypted']),
+    ('overlay', dict(vxlan_ids=[4242]),
+     listing_entry(driver='overlay', options={'com.docker.network.driver.overlay.vxlanid_list': '4242'}), []),
+    # Docker fills the VXLAN list in itself: not a raw option difference.
+    ('overlay', dict(options={}),
+     listing_entry(driver='overlay', options={'com.docker.network.driver.overlay.vxlanid_list': '4097'}), []),
+    ('macvlan', dict(parent='mv0', macvlan_mode='bridge'), listing_entry(driver='macvlan', options={'parent': 'mv0'}), []),
+    ('macvlan', dict(macvlan_mode='private'), listing_entry(driver='macvlan', options={'parent': 'mv0'}),
+     ['macvlan_mode']),
+    # Labels: exact when declared (the ownership label aside), ignored when not.
+    ('bridge', dict(labels={'a': 'b'}), listing_entry(labels={'a': 'b', net.OWNER_LABEL: 'true'}), []),
+    ('bridge', dict(labels={}), listing_entry(labels={'a': 'b', net.OWNER_LABEL: 'true'}), ['labels']),
+    ('bridge', dict(), listing_entry(labels={'a': 'b'}), []),
+    ('bridge', dict(options={'x': '1'}), listing_entry(options={'x': '1', 'y': '2'}), ['options']),
+    ('bridge', dict(internal=True), listing_entry(Internal=False), ['internal']),
+    ('bridge', dict(ipam_driver='default'), listing_entry(), []),
+])
+def test_differences(driver, params, existing, expected):
+    wanted = desired(driver, **params)
+    assert net.differences(wanted, net.actual_view(existing, driver)) == expected
+
+
+@pytest.mark.parametrize('driver, params, fragment', [
+    ('bridge', dict(options={'encrypted': ''}), 'option encrypted does not belong to the bridge driver'),
+    ('overlay', dict(options={'com.docker.network.bridge.name': 'x'}), 'does not belong to the overlay driver'),
+    ('bridge', dict(options={'parent': 'eth0'}), 'does not belong'),
+    ('bridge', dict(options={'com.docker.network.bridge.enable_icc': 'false'}), 'use that instead'),
+    ('bridge', dict(labels={net.OWNER_LABEL: 'x'}), 'set by this collection'),
+    ('bridge', dict(name='bridge'), 'Docker manages itself'),
+    ('bridge', dict(mtu=20), 'mtu 20'),
+    ('bridge', dict(host_binding_ipv4='::1'), 'not an IPv4 address'),
+    ('macvlan', dict(config_from='c', parent='mv0'), 'leave them out'),
+    ('macvlan', dict(config_from='c', config_only=True), 'exclude each other'),
+    ('macvlan', dict(config_only=True, attachable=True), 'config-only network takes no attachable'),
+])
+def test_bad_network_input(driver, params, fragment):
+    with pytest.raises(FabricError) as info:
+        desired(driver, **params)
+    assert fragment in info.value.msg
+
+
+@pytest.mark.parametrize('params, fragment', [
+    (dict(name='a', purge=True), 'purge needs the list form'),
+    (dict(networks=[{'name': 'a'}, {'name': 'a'}]), 'declared twice'),
+])
+def test_bad_task_input(params, fragment):
+    with pytest.raises(FabricError) as info:
+        net.normalise_task(params, 'bridge')
+    assert fragment in info.value.msg
+
+
+def test_list_entries_inherit_recreate_and_force():
+    entries = net.normalise_task(dict(networks=[{'name': 'a'}, {'name': 'b', 'force': False}], force=True,
+                                      recreate=True), 'bridge')
+    assert [(e['force'], e['recreate']) for e in entries] == [(True, True), (False, True)]
+
+
+def test_create_body():
+    wanted = desired('overlay', encrypted=True, attachable=True, mtu=1400, vxlan_ids=[4242],
+                     ipam_config=[{'subnet': '10.5.0.0/24'}], labels={'a': 'b'})
+    body = net.create_body(wanted, 'overlay')
+    assert body['Options'] == {'encrypted': '', 'com.docker.network.driver.mtu': '1400',
+                               'com.docker.network.driver.overlay.vxlanid_list': '4242'}
+    assert body['Labels'] == {'a': 'b', net.OWNER_LABEL: 'true'}
+    assert body['Attachable'] is True
+    assert body['IPAM'] == {'Driver': 'default', 'Config': [{'Subnet': '10.5.0.0/24'}]}
+    swarm_macvlan = net.create_body(desired('macvlan', config_from='cfg', attachable=True), 'macvlan')
+    assert swarm_macvlan['ConfigFrom'] == {'Network': 'cfg'} and swarm_macvlan['Scope'] == 'swarm'
+
+
+def test_plan_refuses_another_driver_and_accepts_config_only():
+    with pytest.raises(FabricError) as info:
+        net.plan_network(desired('bridge'), listing_entry(driver='macvlan'))
+    assert 'exists with driver macvlan, not bridge' in info.value.msg
+    config_only = listing_entry(driver='null', ConfigOnly=True, options={'parent': 'mv0'})
+    plan = net.plan_network(desired('macvlan', config_only=True, parent='mv0'), config_only)
+    assert plan['action'] == 'none'
+
+
+def test_purge_candidates_only_owned_of_the_driver():
+    listing = [
+        listing_entry('keep'),
+        listing_entry('old'),
+        listing_entry('foreign', labels={}),
+        listing_entry('bridge', labels={net.OWNER_LABEL: 'true'}),
+        listing_entry('ov', driver='overlay'),
+    ]
+    assert [n['Name'] for n in net.purge_candidates(listing, 'bridge', {'keep'})] == ['old']
+
+
+def test_purge_takes_swarm_macvlan_through_its_owned_config_network():
+    listing = [
+        listing_entry('cfg', driver='null', ConfigOnly=True),
+        listing_entry('lan', driver='macvlan', labels={}, ConfigFrom={'Network': 'cfg'}),
+        listing_entry('other', driver='macvlan', labels={}, ConfigFrom={'Network': 'theirs'}),
+        listing_entry('theirs', driver='null', labels={}, ConfigOnly=True),
+    ]
+    assert [n['Name'] for n in net.purge_candidates(listing, 'macvlan', set())] == ['lan', 'cfg']
+    body = net.create_body(desired('macvlan', config_from='cfg'), 'macvlan')
+    assert 'Labels' not in body
+
+
+@pytest.mark.parametrize('parent, message, fragment', [
+    ('nope0', 'invalid subinterface vlan name nope0, example formatting is eth0.10', 'parent interface nope0 does not exist'),
+    ('nope0', '-o parent interface was not found on the host: nope0', 'does not exist'),
+    ('mv0.50', 'failed to create mv0.50 vlan link: operation not supported', '802.1q'),
+])
+def test_create_errors_are_explained(parent, message, fragment):
+    body = {'Name': 'n', 'Options': {'parent': parent}}
+    assert fragment in net.explain_create_error(body, message)
+
+
+@pytest.mark.parametrize('settings, pools, lost', [
+    ({'ipv4_address': '10.0.0.5'}, [{'subnet': '10.0.0.0/24'}], []),
+    ({'ipv4_address': '10.0.0.5'}, [{'subnet': '10.1.0.0/24'}], ['10.0.0.5']),
+    ({'ipv6_address': 'fd00::5'}, [{'subnet': '10.1.0.0/24'}], []),
+    ({'ipv4_address': '10.0.0.5'}, None, []),
+])
+def test_addresses_fit(settings, pools, lost):
+    assert net.addresses_fit(settings, pools) == lost
+
+
+class ReadOnlyApi:
+    """A Docker API double that answers reads and fails the test on any write."""
+
+    api_version = '1.41'
+
+    def __init__(self, networks, containers=()):
+        self._networks = networks
+        self._containers = list(containers)
+
+    def networks(self):
+        return self._networks
+
+    def containers(self, all=False, filters=None):
+        return [{'Id': c['Id']} for c in self._containers]
+
+    def inspect_container(self, container_id):
+        return next(c for c in self._containers if c['Id'] == container_id)
+
+    def services(self):
+        return []
+
+    def info(self):
+        return {'Swarm': {'LocalNodeState': 'active', 'ControlAvailable': True}}
+
+    def __getattr__(self, name):
+        def write(*args, **kwargs):
+            raise AssertionError('check mode wrote: %s' % name)
+        return write
+
+
+class DoubleClient:
+    docker_host = 'unix:///double.sock'
+
+    def __init__(self, api):
+        self.api = api
+        self.api_version = api.api_version
+
+    def call(self, doing, method, *args, **kwargs):
+        return method(*args, **kwargs)
+
+    def require(self, feature, who):
+        return None
+
+    def speaks_at_least(self, version):
+        return True
+
+
+def test_check_mode_makes_no_writes_and_predicts_every_action():
+    web = {'Id': 'c' * 64, 'Name': '/web', 'State': {'Running': True},
+           'NetworkSettings': {'Networks': {'changed': {'NetworkID': 'changed' + '-id' * 8,
+                                                        'Aliases': ['www', 'c' * 12],
+                                                        'IPAMConfig': {'IPv4Address': '10.0.0.5'}}}}}
+    api = ReadOnlyApi([
+        listing_entry('same', pools=[{'Subnet': '10.9.0.0/24', 'Gateway': '10.9.0.1'}]),
+        listing_entry('changed', pools=[{'Subnet': '10.0.0.0/24'}]),
+        listing_entry('gone'),
+        listing_entry('stray'),
+        listing_entry('not-ours', labels={}),
+    ], containers=[web])
+    params = dict(networks=[
+        {'name': 'same', 'ipam_config': [{'subnet': '10.9.0.0/24'}]},
+        {'name': 'changed', 'ipam_config': [{'subnet': '10.0.0.0/16'}], 'recreate': True},
+        {'name': 'gone', 'state': 'absent'},
+        {'name': 'new'},
+    ], purge=True)
+    result = net.run(DoubleClient(api), params, 'bridge', check_mode=True)
+    assert result['changed'] is True
+    assert [(a['network'], a['action']) for a in result['actions']] == [
+        ('changed', 'recreate'), ('gone', 'remove'), ('new', 'create'), ('stray', 'remove')]
+    assert result['actions'][0]['containers'] == ['web']
+    assert result['diff']['before']['new'] is None
+    assert result['diff']['after']['gone'] is None
+    assert 'not-ours' not in result['diff']['before']
+    assert result['diff']['before']['same'] == result['diff']['after']['same']
+
+
+def test_recreation_without_consent_names_fields_and_containers():
+    web = {'Id': 'c' * 64, 'Name': '/web', 'State': {'Running': True},
+           'NetworkSettings': {'Networks': {'n': {'NetworkID': 'n' + '-id' * 8, 'Aliases': ['www']}}}}
+    api = ReadOnlyApi([listing_entry('n', pools=[{'Subnet': '10.0.0.0/24'}])], containers=[web])
+    with pytest.raises(FabricError) as info:
+        net.run(DoubleClient(api), dict(name='n', ipam_config=[{'subnet': '10.1.0.0/24'}]), 'bridge', False)
+    assert 'differs in ipam_config' in info.value.msg and 'web' in info.value.msg
+    assert 'recreate: true' in info.value.msg
+    assert info.value.details['containers'] == ['web']
+
+
+def test_removal_with_containers_needs_force():
+    web = {'Id': 'c' * 64, 'Name': '/web', 'State': {'Running': True},
+           'NetworkSettings': {'Networks': {'n': {'NetworkID': 'n' + '-id' * 8}}}}
+    api = ReadOnlyApi([listing_entry('n')], containers=[web])
+    with pytest.raises(FabricError) as info:
+        net.run(DoubleClient(api), dict(name='n', state='absent'), 'bridge', False)
+    assert 'attached containers: web' in info.value.msg and 'force: true' in info.value.msg
+
+
+def test_overlay_needs_a_manager():
+    api = ReadOnlyApi([])
+    api.info = lambda: {'Swarm': {'LocalNodeState': 'active', 'ControlAvailable': False}}
+    with pytest.raises(FabricError) as info:
+        net.run(DoubleClient(api), dict(name='o'), 'overlay', True)
+    assert 'must run against a swarm manager' in info.value.msg and 'swarm worker' in info.value.msg
+
+
+class RecordingApi(ReadOnlyApi):
+    """Writes are recorded; creating a network with ``refuse_subnet`` fails like the daemon would."""
+
+    def __init__(self, networks, containers=(), refuse_subnet=None):
+        super().__init__(networks, containers)
+        self.calls = []
+        self.refuse_subnet = refuse_subnet
+
+    def _url(self, path, *args):
+        return path.format(*args)
+
+    def _post_json(self, url, data=None, params=None):
+        subnets = [p['Subnet'] for p in (data.get('IPAM') or {}).get('Config') or []]
+        if self.refuse_subnet in subnets:
+            raise APIError('refused')
+        self.calls.append(('create', data['Name'], subnets))
+        return {'Id': 'new-' + data['Name']}
+
+    def _result(self, response, json=False):
+        return response
+
+    def remove_network(self, network_id):
+        self.calls.append(('remove', network_id))
+
+    def disconnect_container_from_network(self, container, network, force=False):
+        self.calls.append(('disconnect', container[:1], network))
+
+    def connect_container_to_network(self, container, network, **kwargs):
+        self.calls.append(('connect', container[:1], network, kwargs))
+
+
+class CallingClient(DoubleClient):
+    def call(self, doing, method, *args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except APIError as exc:
+            raise FabricError('%s: the Docker daemon answered: %s' % (doing, exc))
+
+
+def test_failed_recreation_puts_the_network_and_its_containers_back():
+    web = {'Id': 'c' * 64, 'Name': '/web', 'State': {'Running': True},
+           'NetworkSettings': {'Networks': {'n': {'NetworkID': 'n' + '-id' * 8, 'Aliases': ['www'],
+                                                  'IPAMConfig': {'IPv4Address': '10.0.0.5'}}}}}
+    api = RecordingApi([listing_entry('n', pools=[{'Subnet': '10.0.0.0/24', 'Gateway': '10.0.0.1'}])],
+                       containers=[web], refuse_subnet='10.0.0.0/16')
+    with pytest.raises(FabricError) as info:
+        net.run(CallingClient(api), dict(name='n', ipam_config=[{'subnet': '10.0.0.0/16'}], recreate=True),
+                'bridge', False)
+    assert 'put back as it was' in info.value.msg and 'refused' in info.value.msg
+    assert api.calls == [
+        ('disconnect', 'c', 'n' + '-id' * 8),
+        ('remove', 'n' + '-id' * 8),
+        ('create', 'n', ['10.0.0.0/24']),
+        ('connect', 'c', 'new-n', {'aliases': ['www'], 'ipv4_address': '10.0.0.5'}),
+    ]
+
+
+def test_recreation_reconnects_with_the_same_settings():
+    web = {'Id': 'c' * 64, 'Name': '/web', 'State': {'Running': True},
+           'NetworkSettings': {'Networks': {'n': {'NetworkID': 'n' + '-id' * 8, 'Aliases': ['www', 'c' * 12],
+                                                  'Links': ['/db:/web/database'],
+                                                  'IPAMConfig': {'IPv4Address': '10.0.0.5',
+                                                                 'IPv6Address': 'fd00::5'}}}}}
+    api = RecordingApi([listing_entry('n', pools=[{'Subnet': '10.0.0.0/24'}])], containers=[web])
+    result = net.run(CallingClient(api), dict(name='n', labels={'new': 'label'}, recreate=True), 'bridge', False)
+    assert result['changed'] is True
+    assert api.calls[-1] == ('connect', 'c', 'new-n', {'aliases': ['www'], 'ipv4_address': '10.0.0.5',
+                                                       'ipv6_address': 'fd00::5', 'links': [('db', 'database')]})
+
+
+def test_refused_removal_reconnects_the_containers():
+    web = {'Id': 'c' * 64, 'Name': '/web', 'State': {'Running': True},
+           'NetworkSettings': {'Networks': {'n': {'NetworkID': 'n' + '-id' * 8, 'Aliases': ['www']}}}}
+    api = RecordingApi([listing_entry('n')], containers=[web])
+
+    def refuse(network_id):
+        raise APIError('error while removing network: network n has active endpoints')
+    api.remove_network = refuse
+    with pytest.raises(FabricError) as info:
+        net.run(CallingClient(api), dict(name='n', state='absent', force=True), 'bridge', False)
+    assert 'containers on this host were reconnected' in info.value.msg and 'active endpoints' in info.value.msg
+    assert api.calls == [('disconnect', 'c', 'n' + '-id' * 8),
+                         ('connect', 'c', 'n' + '-id' * 8, {'aliases': ['www']})]
