@@ -9,18 +9,22 @@ SANITY_VENV ?= .venv-sanity
 LAB := tests/lab/lab
 export LAB_ID ?= 0
 LAB_NODES ?= 3
+# The lab the Molecule scenarios bring up and down (their create/destroy).
+MOLECULE_LAB_ID ?= 7
+MOLECULE_ROLES := swarm_cluster swarm_networks swarm_services
 # ansible-test wants the collection under ansible_collections/<namespace>/<name>.
 SANITY_DIR ?= .build/sanity
 SANITY_ROOT := $(SANITY_DIR)/ansible_collections/docknet/fabric
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help deps host-deps venv collection-link lab-up lab-down lab-status demo test unit sanity lint changelog-lint integration clean
+.PHONY: help deps host-deps venv collection-link lab-up lab-down lab-status demo test unit sanity lint changelog-lint integration molecule molecule-site molecule-roles clean
 
 help:
 	@echo "make demo   build a $(LAB_NODES)-node lab of real Docker engines and run playbooks/site.yml on it"
 	@echo "make test   unit tests, ansible-test sanity, ansible-lint, integration tests on the lab"
 	@echo "make lab-up / lab-down / lab-status    the lab alone (LAB_ID=$(LAB_ID))"
+	@echo "make molecule   the Molecule scenarios: site (extensions/molecule/site) and one per role (lab $(MOLECULE_LAB_ID))"
 
 deps: host-deps venv collection-link
 
@@ -49,12 +53,16 @@ lab-down:
 lab-status:
 	$(LAB) status
 
+# site.yml prints the swarm's nodes, each host's networks and the services; verify.yml the
+# reachability matrix. playbooks/teardown.yml undoes it; make lab-down removes the lab.
 demo: deps lab-up
 	$(BIN)/ansible-playbook -i "$$($(LAB) inventory)" playbooks/site.yml
+	$(BIN)/ansible-playbook -i "$$($(LAB) inventory)" playbooks/verify.yml
 
 test: deps
 	$(MAKE) --no-print-directory unit changelog-lint sanity lint
 	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory molecule-site
 
 unit:
 	$(BIN)/python -m pytest tests/unit -q
@@ -88,6 +96,18 @@ lint:
 integration: lab-up
 	rc=0; $(BIN)/python -m pytest tests/integration -v --durations=15 || rc=$$?; \
 	if [ -z "$(KEEP_LAB)" ]; then $(LAB) down; fi; exit $$rc
+
+# Molecule, delegated driver: each scenario's create/destroy bring lab $(MOLECULE_LAB_ID) up and down.
+# make test runs the site scenario (about 2 min); make molecule runs the role scenarios too.
+molecule: molecule-site molecule-roles
+
+molecule-site: deps
+	DOCKNET_MOLECULE_LAB_ID=$(MOLECULE_LAB_ID) $(BIN)/molecule test -s site
+
+molecule-roles: deps
+	set -e; for role in $(MOLECULE_ROLES); do \
+	  (cd roles/$$role && DOCKNET_MOLECULE_LAB_ID=$(MOLECULE_LAB_ID) $(CURDIR)/$(BIN)/molecule test); \
+	done
 
 clean: lab-down
 	rm -rf .build
