@@ -495,6 +495,33 @@ def merge(current, sets, name):
     return spec
 
 
+NETWORK_ENTRY_KEYS = ('name', 'aliases', 'driver_opts')
+
+
+def network_entries(value, who):
+    """``networks`` as given (names, or dicts of name/aliases/driver_opts) -> a list of dicts."""
+    if value is None:
+        return None
+    entries = []
+    for index, entry in enumerate(value):
+        if isinstance(entry, str):
+            entry = {'name': entry}
+        if not isinstance(entry, dict):
+            raise FabricError('%s: networks[%d] must be a network name or a dict with name, aliases and '
+                              'driver_opts, not %r.' % (who, index, entry))
+        unknown = sorted(set(entry) - set(NETWORK_ENTRY_KEYS))
+        if unknown:
+            raise FabricError('%s: networks[%d] has unknown keys %s; it takes %s.'
+                              % (who, index, ', '.join(unknown), ', '.join(NETWORK_ENTRY_KEYS)))
+        aliases = entry.get('aliases')
+        if aliases is not None and (not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases)):
+            raise FabricError('%s: networks[%d].aliases must be a list of names.' % (who, index))
+        if entry.get('driver_opts') is not None and not isinstance(entry['driver_opts'], dict):
+            raise FabricError('%s: networks[%d].driver_opts must be a dict.' % (who, index))
+        entries.append({'name': entry.get('name'), 'aliases': aliases, 'driver_opts': entry.get('driver_opts')})
+    return entries
+
+
 def validate_params(params):
     """Checks that need no daemon; raise FabricError naming the option."""
     name = params['name']
@@ -502,6 +529,8 @@ def validate_params(params):
     who = 'swarm_service %s' % name
     if params['state'] == 'absent':
         return
+    # Names or dicts are accepted; everything after this sees dicts only.
+    params['networks'] = network_entries(params.get('networks'), who)
     if params.get('rollback_on_failure') and not params.get('wait', True):
         raise FabricError('%s: rollback_on_failure needs wait: true (the failure is found by waiting).' % who)
     if mode in ('global', 'global-job') and params.get('replicas') is not None:

@@ -113,25 +113,12 @@ options:
   networks:
     description:
       - Swarm-scoped networks (overlay) the tasks join. The whole list once given; order does not matter.
+      - Each entry is a network name (or id), or a dict with C(name), C(aliases) (extra DNS names of the
+        service on that network, a list) and C(driver_opts) (driver options of the attachment, a dict).
       - Every network must exist; give V([]) to detach from all.
     type: list
-    elements: dict
+    elements: raw
     version_added: 0.1.0
-    suboptions:
-      name:
-        description: Network name (or id).
-        type: str
-        required: true
-        version_added: 0.1.0
-      aliases:
-        description: Extra DNS names of the service on this network.
-        type: list
-        elements: str
-        version_added: 0.1.0
-      driver_opts:
-        description: Driver options of the attachment.
-        type: dict
-        version_added: 0.1.0
   endpoint_mode:
     description:
       - V(vip) gives the service one virtual IP; V(dnsrr) makes its name resolve to the tasks'
@@ -531,11 +518,7 @@ def main():
         user=dict(type='str'),
         workdir=dict(type='str'),
         init=dict(type='bool'),
-        networks=dict(type='list', elements='dict', options=dict(
-            name=dict(type='str', required=True),
-            aliases=dict(type='list', elements='str'),
-            driver_opts=dict(type='dict'),
-        )),
+        networks=dict(type='list', elements='raw'),
         endpoint_mode=dict(type='str', choices=['vip', 'dnsrr']),
         ports=dict(type='list', elements='dict', options=dict(
             published=dict(type='int'),

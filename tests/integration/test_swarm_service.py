@@ -213,7 +213,7 @@ def test_every_option_is_idempotent_and_vip_ingress_by_inspection(ansible, scene
     prefix, client = scene['prefix'], scene['client']
     args = {
         'name': '%s-all' % prefix, 'image': IMAGE, 'command': 'sleep', 'args': ['3600'], 'replicas': 2,
-        'networks': [{'name': scene['net']}],
+        'networks': [scene['net']],    # a plain name is the short form of {'name': ...}
         'ports': [{'published': INGRESS_PORT, 'target': 80}],
         'labels': {'a': 'b'}, 'container_labels': {'c': 'd'}, 'hostname': 'allhost',
         'user': '65534:65534', 'workdir': '/tmp', 'init': True, 'stop_signal': 'SIGKILL', 'stop_grace_period': '1s',

@@ -497,3 +497,27 @@ def test_failed_update_reports_errors_and_rolls_back_when_asked(rollback):
         assert api.posts[1][2] == {'version': 6, 'rollback': 'previous'}
     else:
         assert len(api.posts) == 1 and 'Set rollback_on_failure: true' in error.msg
+
+
+@pytest.mark.parametrize('given, expected', [
+    (None, None),
+    ([], []),
+    (['front'], [{'name': 'front', 'aliases': None, 'driver_opts': None}]),
+    (['front', {'name': 'back', 'aliases': ['api']}],
+     [{'name': 'front', 'aliases': None, 'driver_opts': None},
+      {'name': 'back', 'aliases': ['api'], 'driver_opts': None}]),
+])
+def test_network_entries_accept_names_and_dicts(given, expected):
+    assert svc.network_entries(given, 'swarm_service web') == expected
+
+
+@pytest.mark.parametrize('given, message', [
+    ([3], 'swarm_service web: networks[0] must be a network name or a dict'),
+    ([{'name': 'a', 'alias': ['x']}], 'swarm_service web: networks[0] has unknown keys alias; it takes name, aliases, driver_opts.'),
+    (['a', {'name': 'b', 'aliases': 'x'}], 'swarm_service web: networks[1].aliases must be a list of names.'),
+    ([{'name': 'b', 'driver_opts': 'x'}], 'swarm_service web: networks[0].driver_opts must be a dict.'),
+])
+def test_network_entries_reject(given, message):
+    with pytest.raises(FabricError) as caught:
+        svc.network_entries(given, 'swarm_service web')
+    assert caught.value.msg.startswith(message)
