@@ -62,7 +62,7 @@ demo: deps lab-up
 test: deps
 	$(MAKE) --no-print-directory unit changelog-lint sanity lint
 	$(MAKE) --no-print-directory integration
-	$(MAKE) --no-print-directory molecule-site
+	$(MAKE) --no-print-directory molecule
 
 unit:
 	$(BIN)/python -m pytest tests/unit -q
@@ -98,7 +98,7 @@ integration: lab-up
 	if [ -z "$(KEEP_LAB)" ]; then $(LAB) down; fi; exit $$rc
 
 # Molecule, delegated driver: each scenario's create/destroy bring lab $(MOLECULE_LAB_ID) up and down.
-# make test runs the site scenario (about 2 min); make molecule runs the role scenarios too.
+# make test runs them all: the site scenario and one per role.
 molecule: molecule-site molecule-roles
 
 molecule-site: deps

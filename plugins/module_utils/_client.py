@@ -27,6 +27,7 @@ from ansible_collections.docknet.fabric.plugins.module_utils._api_gates import (
 try:
     import docker
     import requests
+    from docker.constants import MINIMUM_DOCKER_API_VERSION
     from docker.errors import APIError, DockerException
     from docker.tls import TLSConfig
     HAS_DOCKER_SDK = True
@@ -199,6 +200,19 @@ def _tls_config(params):
         raise FabricError('TLS settings are not usable: %s' % exc)
 
 
+def _build_api(params, docker_host, version):
+    """A ``docker.APIClient``; building it sends nothing to the daemon."""
+    api = docker.APIClient(base_url=docker_host, version=version, timeout=params['timeout'],
+                           tls=_tls_config(params))
+    # The daemon connection is not web traffic: REQUESTS_CA_BUNDLE would replace
+    # ca_path (requests lets the environment win over the session's CA), and
+    # HTTP(S)_PROXY must not reroute it.
+    api.trust_env = False
+    if params.get('tls_hostname') and (params['tls'] or params['validate_certs']):
+        api.mount('https://', _TLSHostnameAdapter(params['tls_hostname']))
+    return api
+
+
 def connect(params):
     """Connect to the daemon named by the connection options and check the API version."""
     docker_host = params.get('docker_host') or DEFAULT_DOCKER_HOST
@@ -210,23 +224,26 @@ def connect(params):
         except ValueError as exc:
             raise FabricError('api_version: %s, or auto.' % exc)
     try:
-        api = docker.APIClient(base_url=docker_host, version=pinned or 'auto',
-                               timeout=params['timeout'], tls=_tls_config(params))
-        if params.get('tls_hostname') and (params['tls'] or params['validate_certs']):
-            api.mount('https://', _TLSHostnameAdapter(params['tls_hostname']))
-        # With a pinned version the SDK has not talked to the daemon yet;
-        # ask now, so an unreachable daemon fails here and not mid-change.
-        served = api.version(api_version=False) if pinned else None
-    except (DockerException, requests.exceptions.RequestException, OSError) as exc:
+        # Until the daemon has said which versions it speaks, talk the oldest
+        # the SDK knows; with a pinned version, that one.
+        api = _build_api(params, docker_host, pinned or MINIMUM_DOCKER_API_VERSION)
+        # One request both proves the daemon answers (so an unreachable daemon
+        # fails here, not mid-change) and tells which API versions it speaks.
+        served = api.version(api_version=False)
+        if not pinned:
+            # What the SDK's version='auto' does, with the session set up first.
+            return DockerClient(_build_api(params, docker_host, served['ApiVersion']), docker_host, None)
+    except (DockerException, requests.exceptions.RequestException, OSError, KeyError) as exc:
         if isinstance(exc, APIError):
             raise FabricError('The Docker daemon at %s refused the connection: %s'
                               % (docker_host, explain_api_error(exc)))
+        if isinstance(exc, KeyError):
+            raise FabricError('%s answered without an API version: is it a Docker daemon?' % docker_host)
         raise FabricError(explain_connection_error(exc, docker_host, params['timeout']))
-    if served:
-        newest, oldest = served.get('ApiVersion', '0.0'), served.get('MinAPIVersion', '0.0')
-        if not version_at_least(newest, pinned) or not version_at_least(pinned, oldest):
-            raise FabricError('api_version %s is not spoken by the daemon at %s (it speaks %s to %s). '
-                              'Use api_version: auto.' % (pinned, docker_host, oldest, newest))
+    newest, oldest = served.get('ApiVersion', '0.0'), served.get('MinAPIVersion', '0.0')
+    if not version_at_least(newest, pinned) or not version_at_least(pinned, oldest):
+        raise FabricError('api_version %s is not spoken by the daemon at %s (it speaks %s to %s). '
+                          'Use api_version: auto.' % (pinned, docker_host, oldest, newest))
     return DockerClient(api, docker_host, pinned)
 
 
