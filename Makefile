@@ -53,11 +53,12 @@ lab-down:
 lab-status:
 	$(LAB) status
 
+# The demo topology is an inventory overlay (playbooks/demo) laid over the lab's inventory.
 # site.yml prints the swarm's nodes, each host's networks and the services; verify.yml the
 # reachability matrix. playbooks/teardown.yml undoes it; make lab-down removes the lab.
 demo: deps lab-up
-	$(BIN)/ansible-playbook -i "$$($(LAB) inventory)" playbooks/site.yml
-	$(BIN)/ansible-playbook -i "$$($(LAB) inventory)" playbooks/verify.yml
+	$(BIN)/ansible-playbook -i "$$($(LAB) inventory)" -i playbooks/demo playbooks/site.yml
+	$(BIN)/ansible-playbook -i "$$($(LAB) inventory)" -i playbooks/demo playbooks/verify.yml
 
 test: deps
 	$(MAKE) --no-print-directory unit changelog-lint sanity lint

@@ -26,6 +26,8 @@ LAB_ID = os.environ.get('DOCKNET_SITE_LAB_ID', '8')
 SITE = REPO / 'playbooks' / 'site.yml'
 VERIFY = REPO / 'playbooks' / 'verify.yml'
 TEARDOWN = REPO / 'playbooks' / 'teardown.yml'
+# The demo topology: an inventory overlay given after the inventory, as make demo does.
+DEMO = ['-i', str(REPO / 'playbooks' / 'demo')]
 RECAP = re.compile(r'^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 
 
@@ -93,7 +95,7 @@ def nodes_by_addr(lab, manager):
 
 
 def test_check_mode_on_a_fresh_lab_plans_changes_and_makes_none(site_lab, runner):
-    run = runner.playbook(SITE, check=True)
+    run = runner.playbook(SITE, check=True, extra_args=DEMO)
     changed = changed_per_host(run)
     assert all(changed[n] > 0 for n in ('node1', 'node2', 'node3')), changed
     for node in ('node1', 'node2', 'node3'):
@@ -102,11 +104,11 @@ def test_check_mode_on_a_fresh_lab_plans_changes_and_makes_none(site_lab, runner
 
 
 def test_site_converges_and_is_idempotent(site_lab, runner):
-    first = changed_per_host(runner.playbook(SITE))
+    first = changed_per_host(runner.playbook(SITE, extra_args=DEMO))
     assert all(first[n] > 0 for n in ('node1', 'node2', 'node3')), first
-    again = changed_per_host(runner.playbook(SITE))
+    again = changed_per_host(runner.playbook(SITE, extra_args=DEMO))
     assert set(again.values()) == {0}, again
-    check = changed_per_host(runner.playbook(SITE, check=True, diff=True))
+    check = changed_per_host(runner.playbook(SITE, check=True, diff=True, extra_args=DEMO))
     assert set(check.values()) == {0}, check
     nodes = nodes_by_addr(site_lab, 'node1')
     assert sorted(n['Spec']['Role'] for n in nodes.values()) == ['manager', 'worker', 'worker']
@@ -115,7 +117,7 @@ def test_site_converges_and_is_idempotent(site_lab, runner):
 
 
 def test_verify_prints_the_matrix_and_passes(runner):
-    run = runner.playbook(VERIFY)
+    run = runner.playbook(VERIFY, extra_args=DEMO)
     changed_per_host(run)
     assert 'node3    backend      db:80=reached' in run.stdout, run.stdout[-4000:]
     assert 'Every cell of the matrix is as expected.' in run.stdout
@@ -177,7 +179,7 @@ def test_prune_removes_a_node_no_longer_listed(site_lab, runner, tmp_path):
 
 def test_teardown_removes_what_site_made(site_lab, runner, tmp_path):
     inventory = write_inventory(site_lab, tmp_path / 'inv.yml', ['node1', 'node2', 'node3'], [])
-    changed_per_host(runner.playbook(TEARDOWN, inventory=inventory))
+    changed_per_host(runner.playbook(TEARDOWN, inventory=inventory, extra_args=DEMO))
     for node in ('node1', 'node2', 'node3'):
         assert swarm_state(site_lab, node)['LocalNodeState'] == 'inactive'
         names = {n.name for n in site_lab.docker(node).networks.list()}
