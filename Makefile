@@ -18,7 +18,7 @@ SANITY_ROOT := $(SANITY_DIR)/ansible_collections/docknet/fabric
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help deps host-deps venv collection-link lab-up lab-down lab-status demo test unit sanity lint changelog-lint integration molecule molecule-site molecule-roles clean
+.PHONY: help deps host-deps venv collection-link lab-up lab-down lab-status demo test unit sanity lint changelog-lint integration integration-oldest molecule molecule-site molecule-roles clean
 
 help:
 	@echo "make demo   build a $(LAB_NODES)-node lab of real Docker engines and run playbooks/site.yml on it"
@@ -96,6 +96,15 @@ lint:
 # The lab is brought down afterwards whatever the outcome; KEEP_LAB=1 keeps it for the next run.
 integration: lab-up
 	rc=0; $(BIN)/python -m pytest tests/integration -v --durations=15 || rc=$$?; \
+	if [ -z "$(KEEP_LAB)" ]; then $(LAB) down; fi; exit $$rc
+
+# The module integration tests again with the oldest ansible-core we support (not part of
+# make test, for time): make integration-oldest
+OLDEST_ANSIBLE_CORE ?= ansible-core>=2.17,<2.18
+integration-oldest: lab-up
+	test -x .build/venv-oldest/bin/python || $(PYTHON) -m venv .build/venv-oldest
+	.build/venv-oldest/bin/pip install --quiet "$(OLDEST_ANSIBLE_CORE)" -r requirements.txt pytest
+	rc=0; .build/venv-oldest/bin/python -m pytest tests/integration -q --ignore tests/integration/test_site.py || rc=$$?; \
 	if [ -z "$(KEEP_LAB)" ]; then $(LAB) down; fi; exit $$rc
 
 # Molecule, delegated driver: each scenario's create/destroy bring lab $(MOLECULE_LAB_ID) up and down.
