@@ -22,6 +22,7 @@ import time
 
 from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
 from ansible_collections.docknet.fabric.plugins.module_utils import _endpoints
+from ansible_collections.docknet.fabric.plugins.module_utils._network_info import list_services_if_manager
 
 OWNER_LABEL = 'docknet.fabric.managed'
 OWNER_VALUE = 'true'
@@ -650,13 +651,8 @@ class Engine:
     def services(self):
         """Swarm services by network id (empty when the host is not a manager). Read once, when needed."""
         if self._services is None:
-            try:
-                services = self.client.call('Listing services', self.client.api.services)
-            except FabricError as exc:
-                if 'not a swarm manager' in exc.msg or 'swarm' in exc.msg.lower():
-                    services = []
-                else:
-                    raise
+            # Not a manager (Docker's 503): no service can be using the network from here.
+            services = self.client.call('Listing services', list_services_if_manager, self.client) or []
             by_network = {}
             self._service_by_name = {}
             for service in services:
