@@ -32,13 +32,8 @@ def cleanup(client, prefix):
                     network.remove()
 
 
-def outcomes(run):
-    """Every task's result; ansible-core 2.19 keeps ``failed`` out of the result, the recorder's status has it."""
-    return [dict(r['result'], failed=r['status'] == 'failed') for r in run.records]
-
-
 def one(ansible, args, **task):
-    return outcomes(ansible.play([dict(task, **{MODULE: args})]))[0]
+    return ansible.play([dict(task, **{MODULE: args})]).results()[0]
 
 
 def inspect(client, name):
@@ -81,7 +76,7 @@ def test_every_option_lifecycle(ansible, lab):
             {'name': 'remove', MODULE: {'name': name, 'state': 'absent'}},
             {'name': 'remove again', MODULE: {'name': name, 'state': 'absent'}},
         ])
-        create, again, again_check, refused, change_check, change, change_again, rm_check, rm, rm_again = outcomes(run)
+        create, again, again_check, refused, change_check, change, change_again, rm_check, rm, rm_again = run.results()
         assert_ok(create, changed=True)
         assert create['diff']['before'] == {name: None}
         after = create['diff']['after'][name]
@@ -132,7 +127,7 @@ def test_list_form_and_purge_only_owned(ansible, lab):
             {'name': 'purge', MODULE: {'networks': declared[:1], 'purge': True}},
             {'name': 'purge again', MODULE: {'networks': declared[:1], 'purge': True}},
         ])
-        three, three_again, purge_check, purge, purge_again = outcomes(run)
+        three, three_again, purge_check, purge, purge_again = run.results()
         assert_ok(three, changed=True)
         assert [a['action'] for a in three['actions']] == ['create'] * 3
         assert_ok(three_again, changed=False)
@@ -171,7 +166,7 @@ def test_recreate_keeps_static_addresses_and_aliases(ansible, lab):
             {'name': 'recreate', MODULE: dict(wider, recreate=True)},
             {'name': 'again', MODULE: wider},
         ])
-        refused, lose, rm_refused, check, recreate, again = outcomes(run)
+        refused, lose, rm_refused, check, recreate, again = run.results()
         assert_failed(refused, 'network %s differs in ipam_config' % name, name + '-idle', name + '-web',
                       'recreate: true')
         assert refused['containers'] == [name + '-idle', name + '-web']
@@ -219,7 +214,7 @@ def test_bad_input_fails_before_any_change(ansible, lab):
             ({'name': 'host', 'state': 'absent'}, 'never removed'),
         ]
         run = ansible.play([{MODULE: args} for args, dummy in cases])
-        for result, (args, fragment) in zip(outcomes(run), cases):
+        for result, (args, fragment) in zip(run.results(), cases):
             assert_failed(result, fragment)
         assert client.networks.list(names=[name]) == [] or all(n.name == name + '-mv'
                                                                for n in client.networks.list(names=[name]))
@@ -236,7 +231,7 @@ def test_traffic_icc_internal_and_dual_stack(ansible, lab):
             {'name': prefix + '-v6', 'enable_ipv6': True,
              'ipam_config': [{'subnet': '10.48.3.0/24'}, {'subnet': 'fd00:48:3::/64'}]},
         ]}}])
-        assert_ok(outcomes(run)[0], changed=True)
+        assert_ok(run.results()[0], changed=True)
 
         def server(network, suffix, **kwargs):
             return client.containers.run(IMAGE, ['sleep', '600'], name='%s-%s' % (prefix, suffix),

@@ -18,12 +18,6 @@ IMAGE = 'docknet/probe:latest'
 MODULE = 'docknet.fabric.macvlan_network'
 
 
-def outcomes(run, host=None):
-    """Every task's result; ansible-core 2.19 keeps ``failed`` out of the result, the recorder's status has it."""
-    return [dict(r['result'], failed=r['status'] == 'failed') for r in run.records
-            if host is None or r['host'] == host]
-
-
 @contextlib.contextmanager
 def cleanup(lab, prefix, nodes=('node1',)):
     try:
@@ -75,7 +69,7 @@ def test_every_option_lifecycle(ansible, lab):
             {'name': 'remove', MODULE: {'name': name, 'state': 'absent'}},
             {'name': 'remove again', MODULE: {'name': name, 'state': 'absent'}},
         ])
-        create, again, again_check, change_check, change, change_again, rm, rm_again = outcomes(run)
+        create, again, again_check, change_check, change, change_again, rm, rm_again = run.results()
         assert_ok(create, changed=True)
         assert create['diff']['after'][name]['parent'] == 'mv0'
         assert_ok(again, changed=False)
@@ -101,7 +95,7 @@ def test_parents_docker_cannot_use(ansible, lab):
             {MODULE: {'name': name, 'parent': 'mv0', 'options': {'com.docker.network.bridge.name': 'x'}}},
             {MODULE: {'name': name, 'parent': 'mv0', 'macvlan_mode': 'bridge'}, 'check_mode': True},
         ])
-        missing, vlan, foreign, ok = outcomes(run)
+        missing, vlan, foreign, ok = run.results()
         assert_failed(missing, 'network %s: parent interface nope0 does not exist on the Docker host' % name)
         assert_failed(vlan, 'parent mv0.50 needs an 802.1q VLAN link, which this host cannot make')
         assert_failed(foreign, 'does not belong to the macvlan driver')
@@ -113,8 +107,8 @@ def test_two_containers_on_one_node_reach_each_other(ansible, lab):
     client = lab.docker('node1')
     name = unique('mvt')
     with cleanup(lab, name):
-        result = outcomes(ansible.play([{MODULE: {'name': name, 'parent': 'mv0',
-                                                  'ipam_config': [{'subnet': '10.71.0.0/24'}]}}]))[0]
+        result = ansible.play([{MODULE: {'name': name, 'parent': 'mv0',
+                                                  'ipam_config': [{'subnet': '10.71.0.0/24'}]}}]).results()[0]
         assert_ok(result, changed=True)
         client.containers.run(IMAGE, ['sleep', '600'], name=name + '-a', network=name, detach=True)
         probe = client.containers.run(IMAGE, ['sh', '-c', 'ping -c1 -W2 %s-a' % name], name=name + '-b',
@@ -144,12 +138,12 @@ def test_swarm_scoped_macvlan_through_config_only(ansible, swarm):
              'when': "inventory_hostname == 'node1'"},
         ], hosts='all')
         for node in nodes:
-            config_first, config_again = outcomes(run, node)[:2]
+            config_first, config_again = run.results(node)[:2]
             assert_ok(config_first, changed=True)
             assert_ok(config_again, changed=False)
             stored = swarm.docker(node).api.inspect_network(name + '-cfg')
             assert stored['ConfigOnly'] is True and stored['Options'] == {'parent': 'mv0'}
-        first, again, again_check = outcomes(run, 'node1')[2:]
+        first, again, again_check = run.results('node1')[2:]
         assert_ok(first, changed=True)
         assert_ok(again, changed=False)
         assert_ok(again_check, changed=False)

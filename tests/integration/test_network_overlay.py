@@ -18,11 +18,6 @@ IMAGE = 'docknet/probe:latest'
 MODULE = 'docknet.fabric.overlay_network'
 
 
-def outcomes(run):
-    """Every task's result; ansible-core 2.19 keeps ``failed`` out of the result, the recorder's status has it."""
-    return [dict(r['result'], failed=r['status'] == 'failed') for r in run.records]
-
-
 @contextlib.contextmanager
 def cleanup(lab, prefix):
     manager = lab.docker('node1')
@@ -73,7 +68,7 @@ def test_every_option_lifecycle(ansible, swarm):
             {'name': 'remove', MODULE: {'name': name, 'state': 'absent'}},
             {'name': 'remove again', MODULE: {'name': name, 'state': 'absent'}},
         ])
-        create, again, again_check, change_check, change, change_again, worker, rm, rm_again = outcomes(run)
+        create, again, again_check, change_check, change, change_again, worker, rm, rm_again = run.results()
         assert_ok(create, changed=True)
         assert create['diff']['after'][name]['encrypted'] is True
         assert any('IPsec' in w and name in w for w in create.get('warnings', [])), create
@@ -96,7 +91,7 @@ def test_options_as_docker_stores_them(ansible, swarm):
     with cleanup(swarm, name):
         spec = {'name': name, 'encrypted': True, 'mtu': 1400, 'vxlan_ids': [4250], 'attachable': True,
                 'ipam_config': [{'subnet': '10.61.0.0/24'}]}
-        assert_ok(outcomes(ansible.play([{MODULE: spec}]))[0], changed=True)
+        assert_ok(ansible.play([{MODULE: spec}]).results()[0], changed=True)
         stored = manager.api.inspect_network(name)
         assert stored['Scope'] == 'swarm' and stored['Attachable'] is True
         assert 'encrypted' in stored['Options']
@@ -109,7 +104,7 @@ def test_services_block_recreation_force_takes_them_off(ansible, swarm):
     name = unique('ovsv')
     with cleanup(swarm, name):
         spec = {'name': name, 'ipam_config': [{'subnet': '10.62.0.0/24'}]}
-        assert_ok(outcomes(ansible.play([{MODULE: spec}]))[0], changed=True)
+        assert_ok(ansible.play([{MODULE: spec}]).results()[0], changed=True)
         manager.services.create(IMAGE, ['sleep', '600'], name=name + '-svc', networks=[name],
                                 mode=docker.types.ServiceMode('replicated', replicas=0))
         run = ansible.play([
@@ -118,7 +113,7 @@ def test_services_block_recreation_force_takes_them_off(ansible, swarm):
             {MODULE: {'name': name, 'state': 'absent', 'force': True}, 'check_mode': True},
             {MODULE: {'name': name, 'state': 'absent', 'force': True}},
         ])
-        recreate, remove, forced_check, forced = outcomes(run)
+        recreate, remove, forced_check, forced = run.results()
         assert_failed(recreate, 'swarm services use it: %s-svc' % name)
         assert recreate['services'] == [name + '-svc']
         assert_failed(remove, 'is in use (swarm services: %s-svc)' % name, 'force: true')
@@ -133,8 +128,8 @@ def test_services_block_recreation_force_takes_them_off(ansible, swarm):
 def test_containers_on_two_nodes_reach_each_other_by_name(ansible, swarm):
     name = unique('ovt')
     with cleanup(swarm, name):
-        result = outcomes(ansible.play([{MODULE: {'networks': [
-            {'name': name, 'attachable': True, 'ipam_config': [{'subnet': '10.63.0.0/24'}]}]}}]))[0]
+        result = ansible.play([{MODULE: {'networks': [
+            {'name': name, 'attachable': True, 'ipam_config': [{'subnet': '10.63.0.0/24'}]}]}}]).results()[0]
         assert_ok(result, changed=True)
         swarm.docker('node1').containers.run(IMAGE, ['sleep', '600'], name=name + '-a', network=name, detach=True)
         probe = swarm.docker('node2').containers.run(IMAGE, ['sh', '-c', 'ping -c2 -W3 %s-a' % name],
