@@ -108,7 +108,7 @@ def test_two_containers_on_one_node_reach_each_other(ansible, lab):
     name = unique('mvt')
     with cleanup(lab, name):
         result = ansible.play([{MODULE: {'name': name, 'parent': 'mv0',
-                                                  'ipam_config': [{'subnet': '10.71.0.0/24'}]}}]).results()[0]
+                                         'ipam_config': [{'subnet': '10.71.0.0/24'}]}}]).results()[0]
         assert_ok(result, changed=True)
         client.containers.run(IMAGE, ['sleep', '600'], name=name + '-a', network=name, detach=True)
         probe = client.containers.run(IMAGE, ['sh', '-c', 'ping -c1 -W2 %s-a' % name], name=name + '-b',
