@@ -9,6 +9,12 @@ SANITY_VENV ?= .venv-sanity
 LAB := tests/lab/lab
 export LAB_ID ?= 0
 LAB_NODES ?= 3
+# The Docker engine of the labs (tests/lab/README.md): 20.10, 26 or 28. make demo and the
+# Molecule/site acceptance run the newest; make test runs the module tests on each of TEST_ENGINES.
+export LAB_ENGINE ?= 28
+TEST_ENGINES ?= 20.10 28
+# The lab of the module integration tests: never lab 0, which is make demo's.
+TEST_LAB_ID ?= 1
 # The lab the Molecule scenarios bring up and down (their create/destroy).
 MOLECULE_LAB_ID ?= 7
 MOLECULE_ROLES := swarm_cluster swarm_networks swarm_services
@@ -18,18 +24,18 @@ SANITY_ROOT := $(SANITY_DIR)/ansible_collections/docknet/fabric
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help deps host-deps venv collection-link lab-up lab-down lab-status demo test unit sanity lint changelog-lint integration integration-oldest molecule molecule-site molecule-roles clean
+.PHONY: help deps host-deps venv collection-link lab-up lab-down lab-status demo test unit sanity lint changelog-lint integration integration-engine integration-site integration-oldest molecule molecule-site molecule-roles clean
 
 help:
 	@echo "make demo   build a $(LAB_NODES)-node lab of real Docker engines and run playbooks/site.yml on it"
-	@echo "make test   unit tests, ansible-test sanity, ansible-lint, integration tests on the lab"
-	@echo "make lab-up / lab-down / lab-status    the lab alone (LAB_ID=$(LAB_ID))"
+	@echo "make test   unit tests, ansible-test sanity, ansible-lint, integration tests on engines $(TEST_ENGINES), site and Molecule on $(LAB_ENGINE)"
+	@echo "make lab-up / lab-down / lab-status    the lab alone (LAB_ID=$(LAB_ID), LAB_ENGINE=$(LAB_ENGINE))"
 	@echo "make molecule   the Molecule scenarios: site (extensions/molecule/site) and one per role (lab $(MOLECULE_LAB_ID))"
 
 deps: host-deps venv collection-link
 
 host-deps:
-	@$(LAB) deps
+	@for engine in $(sort $(LAB_ENGINE) $(TEST_ENGINES)); do $(LAB) deps --engine $$engine || exit 1; done
 
 venv: $(VENV)/.installed
 
@@ -63,6 +69,7 @@ demo: deps lab-up
 test: deps
 	$(MAKE) --no-print-directory unit changelog-lint sanity lint
 	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory integration-site
 	$(MAKE) --no-print-directory molecule
 
 unit:
@@ -93,19 +100,38 @@ sanity: $(SANITY_VENV)/.installed
 lint:
 	$(BIN)/ansible-lint --profile production
 
-# The lab is brought down afterwards whatever the outcome; KEEP_LAB=1 keeps it for the next run.
-integration: lab-up
-	rc=0; $(BIN)/python -m pytest tests/integration -v --durations=15 || rc=$$?; \
-	if [ -z "$(KEEP_LAB)" ]; then $(LAB) down; fi; exit $$rc
+# The module integration tests (all but the site acceptance) on each engine of TEST_ENGINES, in
+# lab TEST_LAB_ID (their own labs: test_swarm.py 5, test_lab.py 9). Each engine's run goes on
+# when another failed; the lab is brought down afterwards whatever the outcome (KEEP_LAB=1 keeps
+# it for the next run). One engine: make integration TEST_ENGINES=28
+integration: deps
+	@rc=0; for engine in $(TEST_ENGINES); do \
+	  $(MAKE) --no-print-directory integration-engine LAB_ENGINE=$$engine || rc=1; \
+	done; exit $$rc
+
+integration-engine:
+	@echo "=== module integration tests on engine $(LAB_ENGINE) (lab $(TEST_LAB_ID))"
+	@# A lab kept (KEEP_LAB) with another engine is not switched by up: start afresh.
+	[ "$$(cat /run/docknet-lab/$(TEST_LAB_ID)/engine 2>/dev/null || echo $(LAB_ENGINE))" = "$(LAB_ENGINE)" ] || LAB_ID=$(TEST_LAB_ID) $(LAB) down
+	LAB_ID=$(TEST_LAB_ID) $(LAB) up $(LAB_NODES)
+	rc=0; DOCKNET_LAB_ID=$(TEST_LAB_ID) $(BIN)/python -m pytest tests/integration -v --durations=15 \
+	    --ignore tests/integration/test_site.py || rc=$$?; \
+	if [ -z "$(KEEP_LAB)" ]; then LAB_ID=$(TEST_LAB_ID) $(LAB) down; fi; exit $$rc
+
+# The site acceptance (site.yml, verify.yml, teardown.yml on a lab of its own, 8) on LAB_ENGINE.
+integration-site: deps
+	$(BIN)/python -m pytest tests/integration/test_site.py -v --durations=5
 
 # The module integration tests again with the oldest ansible-core we support (not part of
 # make test, for time): make integration-oldest
 OLDEST_ANSIBLE_CORE ?= ansible-core>=2.17,<2.18
-integration-oldest: lab-up
+integration-oldest: deps
 	test -x .build/venv-oldest/bin/python || $(PYTHON) -m venv .build/venv-oldest
 	.build/venv-oldest/bin/pip install --quiet "$(OLDEST_ANSIBLE_CORE)" -r requirements.txt pytest
-	rc=0; .build/venv-oldest/bin/python -m pytest tests/integration -q --ignore tests/integration/test_site.py || rc=$$?; \
-	if [ -z "$(KEEP_LAB)" ]; then $(LAB) down; fi; exit $$rc
+	LAB_ID=$(TEST_LAB_ID) $(LAB) up $(LAB_NODES)
+	rc=0; DOCKNET_LAB_ID=$(TEST_LAB_ID) .build/venv-oldest/bin/python -m pytest tests/integration -q \
+	    --ignore tests/integration/test_site.py || rc=$$?; \
+	if [ -z "$(KEEP_LAB)" ]; then LAB_ID=$(TEST_LAB_ID) $(LAB) down; fi; exit $$rc
 
 # Molecule, delegated driver: each scenario's create/destroy bring lab $(MOLECULE_LAB_ID) up and down.
 # make test runs them all: the site scenario and one per role.

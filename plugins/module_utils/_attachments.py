@@ -32,7 +32,9 @@ SWARM_TASK_LABEL = 'com.docker.swarm.task.id'
 _MAC = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
 _HEX = re.compile(r'^[0-9a-f]+$')
 _EMPTY = {'aliases': [], 'ipv4_address': None, 'ipv6_address': None, 'links': [], 'driver_opts': {},
-          'mac_address': None}
+          'mac_address': None, 'gw_priority': 0}
+# Settings shown in the diff and results only when declared: Docker fills them in for every endpoint.
+_SHOWN_WHEN_DECLARED = ('mac_address', 'gw_priority')
 
 
 # --- normalise the request -------------------------------------------------------------------
@@ -73,6 +75,8 @@ def normalise_request(params):
             raise FabricError('mac_address: %r is not a MAC address. Give six hex pairs like 02:42:ac:11:00:05.'
                               % params['mac_address'])
         declared['mac_address'] = mac
+    if params.get('gw_priority') is not None:
+        declared['gw_priority'] = int(params['gw_priority'])
     state = params.get('state') or 'present'
     if state == 'absent':
         if declared:
@@ -325,6 +329,8 @@ def differences(actual, declared):
             have = {str(k): str(v) for k, v in (have or {}).items()}
         if key == 'mac_address':
             have = (have or '').lower() or None
+        if key == 'gw_priority':
+            have = int(have or 0)
         if have != want:
             found[key] = (have, want)
     return found
@@ -372,24 +378,40 @@ def plan(request, selected, attached):
     return actions
 
 
-def _shown(settings, show_mac):
+def refuse_unsettable_mac(actions, declared):
+    """Docker ignores the MAC address of a network connect (moby/moby#48192: seen on 28.5, where the
+    endpoint gets a random one), so a (re)connect that would have to set it fails before any change
+    instead of reporting a change that never happens (and repeating it on every run)."""
+    if 'mac_address' not in declared:
+        return
+    for action in actions:
+        # A reconnect (for any change) would lose the MAC address just the same.
+        if action['action'] in ('connect', 'reconnect'):
+            raise FabricError('mac_address: container %s would need (re)connecting with MAC address %s, but Docker '
+                              'ignores a MAC address given when connecting a container (moby/moby#48192). Give it '
+                              'when the container is created, or leave mac_address out.'
+                              % (action['container'], declared['mac_address']))
+
+
+def _shown(settings, declared):
     shown = {key: settings.get(key) for key in SETTING_KEYS}
-    if not show_mac:
-        # Docker fills in a MAC address for every running endpoint; it is a setting only when declared.
-        shown.pop('mac_address')
+    for key in _SHOWN_WHEN_DECLARED:
+        # Docker fills in a MAC address for every running endpoint (and a gateway priority, 0, for
+        # every endpoint from API 1.48); they are settings only when declared.
+        if key not in declared:
+            shown.pop(key)
     return shown
 
 
 def describe(network_name, attached, actions, declared):
     """The diff: every container of this host on the network with its settings, before and after."""
-    show_mac = 'mac_address' in declared
-    before = dict((entry['name'], _shown(entry['settings'], show_mac)) for entry in attached.values())
+    before = dict((entry['name'], _shown(entry['settings'], declared)) for entry in attached.values())
     after = dict(before)
     for action in actions:
         if action['after'] is None:
             after.pop(action['container'], None)
         else:
-            after[action['container']] = _shown(action['after'], show_mac)
+            after[action['container']] = _shown(action['after'], declared)
     return {'before': {'network': network_name, 'containers': dict(sorted(before.items()))},
             'after': {'network': network_name, 'containers': dict(sorted(after.items()))}}
 
@@ -429,6 +451,8 @@ def run(client, params, check_mode):
         client.require('endpoint.mac_address', who=MODULE)
     if declared.get('driver_opts'):
         client.require('endpoint.driver_opts', who=MODULE)
+    if 'gw_priority' in declared:
+        client.require('endpoint.gw_priority', who=MODULE)
     network = find_network(client, request['network'])
     check_network(network, declared)
     summaries = client.call('Listing containers', client.api.containers, all=True)
@@ -439,6 +463,7 @@ def run(client, params, check_mode):
     attached = read_attached(client, network, summaries)
     check_static_addresses(network, declared, selected, attached)
     actions = plan(request, selected, attached)
+    refuse_unsettable_mac(actions, declared)
     diff = describe(network['Name'], attached, actions, declared)
     # A network this worker does not know yet is joined by the name or id the user gave.
     network_ref = network['Id'] or request['network']

@@ -126,11 +126,24 @@ def explain_connection_error(exc, docker_host, timeout):
 
 
 def explain_api_error(exc):
-    """The daemon's own words for an API error, without the HTTP noise."""
+    """The daemon's own words for an API error, without the HTTP noise, on one line."""
     explanation = getattr(exc, 'explanation', None)
     if explanation:
-        return explanation.decode() if isinstance(explanation, bytes) else str(explanation)
-    return str(exc)
+        text = explanation.decode() if isinstance(explanation, bytes) else str(explanation)
+    else:
+        text = str(exc)
+    return one_line(text)
+
+
+def one_line(text):
+    """Docker 26+ joins several errors with newlines ("invalid endpoint settings:\\nuser specified ...");
+    a module's message is one line: "invalid endpoint settings: user specified ...", others joined by "; "."""
+    out = ''
+    for line in (part.strip() for part in str(text).splitlines()):
+        if not line:
+            continue
+        out = line if not out else out + (' ' if out.endswith(':') else '; ') + line
+    return out
 
 
 class _TLSHostnameAdapter(requests.adapters.HTTPAdapter if HAS_DOCKER_SDK else object):

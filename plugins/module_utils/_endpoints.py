@@ -6,12 +6,13 @@ Shared by network_attachment (which manages endpoints) and the network
 modules (which must put every endpoint back after recreating a network).
 An endpoint's *settings* are what the user configured and Docker keeps in the
 container's configuration: aliases, static addresses, links, driver options
-and the MAC address. Addresses Docker chose itself are not settings.
+the MAC address and the gateway priority (API 1.48). Addresses Docker chose
+itself are not settings.
 """
 
 from __future__ import annotations
 
-SETTING_KEYS = ('aliases', 'ipv4_address', 'ipv6_address', 'links', 'driver_opts', 'mac_address')
+SETTING_KEYS = ('aliases', 'ipv4_address', 'ipv6_address', 'links', 'driver_opts', 'mac_address', 'gw_priority')
 
 
 def normalise_link(link):
@@ -52,6 +53,8 @@ def endpoint_settings(container, network_name, network_id=None):
         'links': sorted(_normalise_link(link) for link in endpoint.get('Links') or []),
         'driver_opts': dict(endpoint.get('DriverOpts') or {}),
         'mac_address': mac,
+        # Before API 1.48 there is no GwPriority: every endpoint has Docker's default, 0.
+        'gw_priority': int(endpoint.get('GwPriority') or 0),
     }
 
 
@@ -116,7 +119,21 @@ def disconnect(client, network_id, container_id, what):
 
 
 def connect(client, network_id, container_id, settings, what):
-    """Connect with ``settings``. The MAC address is only sent where the API honours it on connect (1.44)."""
+    """Connect with ``settings``. The MAC address is only sent where the API honours it on connect (1.44),
+    a gateway priority where the API has it (1.48; the Docker SDK does not know it yet)."""
     kwargs = connect_kwargs(settings, keep_mac=client.speaks_at_least('1.44'))
-    client.call('%s: connecting container %s' % (what, container_id[:12]),
-                client.api.connect_container_to_network, container_id, network_id, **kwargs)
+    doing = '%s: connecting container %s' % (what, container_id[:12])
+    if settings.get('gw_priority') and client.speaks_at_least('1.48'):
+        client.call(doing, _connect_with_priority, client.api, container_id, network_id, settings['gw_priority'],
+                    kwargs)
+        return
+    client.call(doing, client.api.connect_container_to_network, container_id, network_id, **kwargs)
+
+
+def _connect_with_priority(api, container_id, network_id, priority, kwargs):
+    """POST /networks/{id}/connect as the SDK would, plus EndpointConfig.GwPriority."""
+    config = api.create_endpoint_config(**kwargs)
+    config['GwPriority'] = priority
+    response = api._post_json(api._url('/networks/{0}/connect', network_id),
+                              data={'Container': container_id, 'EndpointConfig': config})
+    api._raise_for_status(response)

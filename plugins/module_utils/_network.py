@@ -39,6 +39,8 @@ DRIVER_OPTIONS = {
         'enable_ip_masquerade': ('com.docker.network.bridge.enable_ip_masquerade', 'bool', True),
         'host_binding_ipv4': ('com.docker.network.bridge.host_binding_ipv4', 'ip', '0.0.0.0'),
         'mtu': (MTU_KEY, 'int', None),
+        'gateway_mode_ipv4': ('com.docker.network.bridge.gateway_mode_ipv4', 'str', 'nat'),
+        'gateway_mode_ipv6': ('com.docker.network.bridge.gateway_mode_ipv6', 'str', 'nat'),
     },
     'overlay': {
         'encrypted': ('encrypted', 'presence', False),
@@ -68,8 +70,11 @@ _FOREIGN_PREFIXES = {
 _DRIVER_ONLY_KEYS = {'encrypted': 'overlay', 'parent': 'macvlan', 'macvlan_mode': 'macvlan',
                      'ipvlan_mode': 'ipvlan', 'ipvlan_flag': 'ipvlan'}
 
-TOP_LEVEL_BOOLS = ('internal', 'attachable', 'ingress', 'enable_ipv6', 'config_only')
+TOP_LEVEL_BOOLS = ('internal', 'attachable', 'ingress', 'enable_ipv4', 'enable_ipv6', 'config_only')
 MACVLAN_MODES = ('bridge', 'private', 'vepa', 'passthru')
+# Bridge gateway modes (Docker 27: nat, routed; Docker 28 adds nat-unprotected and isolated).
+GATEWAY_MODES = ('nat', 'nat-unprotected', 'routed', 'isolated')
+GATEWAY_MODES_28 = ('nat-unprotected', 'isolated')
 
 _TRUE = ('true', 'yes', 'on', '1', 'y', 't')
 _FALSE = ('false', 'no', 'off', '0', 'n', 'f')
@@ -329,6 +334,7 @@ def normalise_network(params, driver, defaults=None):
             raise FabricError('%s: host_binding_ipv4 %r is not an IPv4 address.' % (where, params['host_binding_ipv4']))
     if fields.get('macvlan_mode') is not None and fields['macvlan_mode'] not in MACVLAN_MODES:
         raise FabricError('%s: macvlan_mode must be one of %s.' % (where, ', '.join(MACVLAN_MODES)))
+    _check_families(fields, where)
     if params.get('options') is not None:
         fields['options'] = _normalise_raw_options(params['options'], driver, dedicated, where)
     if fields.get('config_from') and fields.get('config_only'):
@@ -345,6 +351,28 @@ def normalise_network(params, driver, defaults=None):
             raise FabricError('%s: with config_from, %s come from the config-only network %s; leave them out here.'
                               % (where, ', '.join(clash), fields['config_from']))
     return desired
+
+
+def _check_families(fields, where):
+    """enable_ipv4 and the gateway modes: what Docker would refuse, said before any change."""
+    for option in ('gateway_mode_ipv4', 'gateway_mode_ipv6'):
+        mode = fields.get(option)
+        if mode is None:
+            continue
+        if mode not in GATEWAY_MODES:
+            raise FabricError('%s: %s must be one of %s, got %r.' % (where, option, ', '.join(GATEWAY_MODES), mode))
+        if mode == 'isolated' and not fields.get('internal'):
+            raise FabricError('%s: %s isolated needs internal: true (Docker gives an isolated gateway to internal '
+                              'networks only).' % (where, option))
+    if fields.get('enable_ipv4') is False:
+        if not fields.get('enable_ipv6'):
+            raise FabricError('%s: enable_ipv4: false makes an IPv6-only network and needs enable_ipv6: true.' % where)
+        ipv4 = [p['subnet'] for p in fields.get('ipam_config') or [] if ipaddress.ip_network(p['subnet']).version == 4]
+        if ipv4:
+            raise FabricError('%s: ipam_config has the IPv4 subnet %s but enable_ipv4 is false; drop the subnet or '
+                              'enable IPv4.' % (where, ', '.join(ipv4)))
+        if fields.get('gateway_mode_ipv4') is not None:
+            raise FabricError('%s: gateway_mode_ipv4 is set but enable_ipv4 is false; leave it out.' % where)
 
 
 _KIND_WORDS = {'bool': 'boolean', 'presence': 'boolean', 'int': 'number', 'intlist': 'list of numbers',
@@ -405,6 +433,8 @@ def actual_view(network, driver):
         'internal': bool(network.get('Internal')),
         'attachable': bool(network.get('Attachable')),
         'ingress': bool(network.get('Ingress')),
+        # Before API 1.48 there is no EnableIPv4: every network has IPv4.
+        'enable_ipv4': bool(network.get('EnableIPv4', True)),
         'enable_ipv6': bool(network.get('EnableIPv6')),
         'config_only': bool(network.get('ConfigOnly')),
         'config_from': (network.get('ConfigFrom') or {}).get('Network') or None,
@@ -432,7 +462,7 @@ def actual_view(network, driver):
 # Top-level fields that mean nothing for a driver (left out of its diff).
 _NOT_OF_DRIVER = {
     'bridge': ('ingress', 'config_only', 'config_from'),
-    'overlay': ('config_only', 'config_from'),
+    'overlay': ('config_only', 'config_from', 'enable_ipv4'),   # Docker: swarm networks always have IPv4
     'macvlan': ('ingress',),
 }
 
@@ -508,6 +538,8 @@ def create_body(desired, driver):
                             ('enable_ipv6', 'EnableIPv6'), ('config_only', 'ConfigOnly')):
         if fields.get(key):
             body[docker_key] = True
+    if fields.get('enable_ipv4') is False:     # sent only when false: older APIs do not know the field
+        body['EnableIPv4'] = False
     if fields.get('config_from'):
         body['ConfigFrom'] = {'Network': fields['config_from']}
         body['Scope'] = 'swarm'
@@ -580,6 +612,20 @@ def plan_network(desired, network):
     if not found:
         return {'network': desired['name'], 'action': 'none', 'id': network['Id']}
     return {'network': desired['name'], 'action': 'recreate', 'id': network['Id'], 'differences': found}
+
+
+def gates_needed(fields):
+    """The API gates (``_api_gates``) a network's declared fields need, in a stable order."""
+    gates = [gate for key, gate in (('config_only', 'network.config_only'), ('config_from', 'network.config_from'),
+                                    ('ingress', 'network.ingress')) if fields.get(key)]
+    if fields.get('enable_ipv4') is False:
+        gates.append('network.enable_ipv4')
+    modes = [fields[key] for key in ('gateway_mode_ipv4', 'gateway_mode_ipv6') if fields.get(key) is not None]
+    if modes:
+        gates.append('network.gateway_mode')
+    if any(mode in GATEWAY_MODES_28 for mode in modes):
+        gates.append('network.gateway_mode_28')
+    return gates
 
 
 def purge_candidates(listing, driver, declared_names):
@@ -670,11 +716,8 @@ class Engine:
 
     def check_gates(self, desired):
         for entry in desired:
-            fields = entry['fields']
-            for key, gate in (('config_only', 'network.config_only'), ('config_from', 'network.config_from'),
-                              ('ingress', 'network.ingress')):
-                if fields.get(key):
-                    self.client.require(gate, who=self.who)
+            for gate in gates_needed(entry['fields']):
+                self.client.require(gate, who=self.who)
 
     def require_manager(self):
         info = self.client.call('Reading the daemon information', self.client.api.info)
@@ -840,6 +883,8 @@ def body_from_network(network):
     for key in ('Internal', 'Attachable', 'Ingress', 'EnableIPv6', 'ConfigOnly'):
         if network.get(key):
             body[key] = True
+    if network.get('EnableIPv4') is False:
+        body['EnableIPv4'] = False
     source = (network.get('ConfigFrom') or {}).get('Network')
     if source:
         body['ConfigFrom'] = {'Network': source}
@@ -924,6 +969,9 @@ _DRIVER_SPECS = {
         enable_ip_masquerade=dict(type='bool'),
         host_binding_ipv4=dict(type='str'),
         mtu=dict(type='int'),
+        gateway_mode_ipv4=dict(type='str', choices=list(GATEWAY_MODES)),
+        gateway_mode_ipv6=dict(type='str', choices=list(GATEWAY_MODES)),
+        enable_ipv4=dict(type='bool'),
     ),
     'overlay': dict(
         encrypted=dict(type='bool'),
@@ -934,6 +982,7 @@ _DRIVER_SPECS = {
     'macvlan': dict(
         parent=dict(type='str'),
         macvlan_mode=dict(type='str', choices=list(MACVLAN_MODES)),
+        enable_ipv4=dict(type='bool'),
         config_only=dict(type='bool'),
         config_from=dict(type='str'),
     ),

@@ -66,10 +66,11 @@ def endpoints_of(container, network_ids_by_name):
             yield network_id, endpoint
 
 
-def attachments_by_network(containers, network_ids_by_name, aliases_of=None):
+def attachments_by_network(containers, network_ids_by_name, aliases_of=None, dns_names_of=None):
     """Container listing -> {network id: [attached container summaries]}.
 
-    ``aliases_of(container id, network id)`` supplies the aliases the listing lacks.
+    ``aliases_of(container id, network id)`` supplies the aliases the listing lacks,
+    ``dns_names_of`` the endpoint's DNSNames (API 1.44+; None where the API has none).
     """
     attached = {}
     for container in containers:
@@ -87,6 +88,9 @@ def attachments_by_network(containers, network_ids_by_name, aliases_of=None):
                 # alias of its own; it says nothing the id does not.
                 'aliases': sorted(a for a in (aliases_of(container['Id'], network_id) if aliases_of
                                               else endpoint.get('Aliases')) or [] if a != short_id),
+                # Every name the embedded DNS answers for on this network (Docker 25+), as Docker gives it.
+                'dns_names': (dns_names_of(container['Id'], network_id) if dns_names_of
+                              else endpoint.get('DNSNames')),
             })
     for entries in attached.values():
         entries.sort(key=lambda entry: entry['name'])
@@ -155,6 +159,12 @@ def list_services_if_manager(client):
 
 def alias_reader(client, containers, network_ids, network_ids_by_name):
     """aliases_of(container id, network id), inspecting each container on ``network_ids`` once."""
+    endpoints = inspected_endpoints(client, containers, network_ids, network_ids_by_name)
+    return lambda container_id, network_id: (endpoints.get((container_id, network_id)) or {}).get('Aliases')
+
+
+def inspected_endpoints(client, containers, network_ids, network_ids_by_name):
+    """{(container id, network id): endpoint as inspected}, inspecting each container on ``network_ids`` once."""
     on_selected = [c['Id'] for c in containers
                    if any(network_id in network_ids for network_id, _endpoint in endpoints_of(c, network_ids_by_name))]
     endpoints = {}
@@ -164,8 +174,8 @@ def alias_reader(client, containers, network_ids, network_ids_by_name):
         except APIError:  # removed between the listing and now
             continue
         for network_id, endpoint in endpoints_of(inspected, network_ids_by_name):
-            endpoints[(container_id, network_id)] = endpoint.get('Aliases')
-    return lambda container_id, network_id: endpoints.get((container_id, network_id))
+            endpoints[(container_id, network_id)] = endpoint
+    return endpoints
 
 
 def gather(client, names=None, drivers=None, labels=None):
@@ -176,9 +186,12 @@ def gather(client, names=None, drivers=None, labels=None):
     containers = {}
     if selected:
         listing = client.call('Listing containers', client.api.containers, all=True)
-        aliases_of = client.call('Inspecting attached containers', alias_reader,
-                                 client, listing, {n['Id'] for n in selected}, ids_by_name)
-        containers = attachments_by_network(listing, ids_by_name, aliases_of)
+        endpoints = client.call('Inspecting attached containers', inspected_endpoints,
+                                client, listing, {n['Id'] for n in selected}, ids_by_name)
+        containers = attachments_by_network(
+            listing, ids_by_name,
+            lambda cid, nid: (endpoints.get((cid, nid)) or {}).get('Aliases'),
+            lambda cid, nid: (endpoints.get((cid, nid)) or {}).get('DNSNames'))
     services = client.call('Listing services', list_services_if_manager, client)
     by_service = None
     if services is not None:

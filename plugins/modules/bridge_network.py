@@ -57,6 +57,38 @@ options:
     - MTU of the network (C(com.docker.network.driver.mtu)).
     type: int
     version_added: 0.1.0
+  enable_ipv4:
+    description:
+    - V(false) makes an IPv6-only network (Docker API 1.48, Docker 28) - containers get no IPv4 address. Needs
+      O(enable_ipv6=true) and no IPv4 subnet in O(ipam_config); on an older daemon the task fails before any change.
+    - V(true) is what every network has (and all a daemon before API 1.48 knows); a difference recreates the network.
+    - Docker refuses it for swarm-scoped networks, so C(overlay_network) has no such option.
+    type: bool
+    version_added: 0.1.0
+  gateway_mode_ipv4:
+    description:
+    - How the bridge's IPv4 gateway forwards (C(com.docker.network.bridge.gateway_mode_ipv4)); Docker assumes
+      V(nat) when not set.
+    - V(nat) masquerades and publishes ports; V(routed) gives direct routing to the containers without NAT, only
+      published ports being reachable; V(nat-unprotected) is V(nat) without the filter rules that restrict direct
+      access; V(isolated) gives the bridge no address on the host (needs O(internal=true)).
+    - Needs Docker API 1.46 (Docker 27) for V(nat) and V(routed), 1.48 (Docker 28) for V(nat-unprotected) and
+      V(isolated); on an older daemon the task fails before any change.
+    type: str
+    choices: [nat, nat-unprotected, routed, isolated]
+    version_added: 0.1.0
+  gateway_mode_ipv6:
+    description:
+    - How the bridge's IPv6 gateway forwards (C(com.docker.network.bridge.gateway_mode_ipv6)); Docker assumes
+      V(nat) when not set.
+    - V(nat) masquerades and publishes ports; V(routed) gives direct routing to the containers without NAT, only
+      published ports being reachable; V(nat-unprotected) is V(nat) without the filter rules that restrict direct
+      access; V(isolated) gives the bridge no address on the host (needs O(internal=true)).
+    - Needs Docker API 1.46 (Docker 27) for V(nat) and V(routed), 1.48 (Docker 28) for V(nat-unprotected) and
+      V(isolated); on an older daemon the task fails before any change.
+    type: str
+    choices: [nat, nat-unprotected, routed, isolated]
+    version_added: 0.1.0
   networks:
     description:
     - Many networks of this driver, each a dict of the options of the single form (with its own O(networks[].state)).
@@ -201,6 +233,38 @@ options:
         description:
         - MTU of the network (C(com.docker.network.driver.mtu)).
         type: int
+        version_added: 0.1.0
+      enable_ipv4:
+        description:
+        - V(false) makes an IPv6-only network (Docker API 1.48, Docker 28) - containers get no IPv4 address. Needs
+          O(enable_ipv6=true) and no IPv4 subnet in O(ipam_config); on an older daemon the task fails before any change.
+        - V(true) is what every network has (and all a daemon before API 1.48 knows); a difference recreates the network.
+        - Docker refuses it for swarm-scoped networks, so C(overlay_network) has no such option.
+        type: bool
+        version_added: 0.1.0
+      gateway_mode_ipv4:
+        description:
+        - How the bridge's IPv4 gateway forwards (C(com.docker.network.bridge.gateway_mode_ipv4)); Docker assumes
+          V(nat) when not set.
+        - V(nat) masquerades and publishes ports; V(routed) gives direct routing to the containers without NAT, only
+          published ports being reachable; V(nat-unprotected) is V(nat) without the filter rules that restrict direct
+          access; V(isolated) gives the bridge no address on the host (needs O(internal=true)).
+        - Needs Docker API 1.46 (Docker 27) for V(nat) and V(routed), 1.48 (Docker 28) for V(nat-unprotected) and
+          V(isolated); on an older daemon the task fails before any change.
+        type: str
+        choices: [nat, nat-unprotected, routed, isolated]
+        version_added: 0.1.0
+      gateway_mode_ipv6:
+        description:
+        - How the bridge's IPv6 gateway forwards (C(com.docker.network.bridge.gateway_mode_ipv6)); Docker assumes
+          V(nat) when not set.
+        - V(nat) masquerades and publishes ports; V(routed) gives direct routing to the containers without NAT, only
+          published ports being reachable; V(nat-unprotected) is V(nat) without the filter rules that restrict direct
+          access; V(isolated) gives the bridge no address on the host (needs O(internal=true)).
+        - Needs Docker API 1.46 (Docker 27) for V(nat) and V(routed), 1.48 (Docker 28) for V(nat-unprotected) and
+          V(isolated); on an older daemon the task fails before any change.
+        type: str
+        choices: [nat, nat-unprotected, routed, isolated]
         version_added: 0.1.0
 author:
   - docknet.fabric maintainers (@docknet)

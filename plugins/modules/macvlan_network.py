@@ -70,6 +70,14 @@ options:
       counts as owned (for O(purge)) when its configuration-only network is.'
     type: str
     version_added: 0.1.0
+  enable_ipv4:
+    description:
+    - V(false) makes an IPv6-only network (Docker API 1.48, Docker 28) - containers get no IPv4 address. Needs
+      O(enable_ipv6=true) and no IPv4 subnet in O(ipam_config); on an older daemon the task fails before any change.
+    - V(true) is what every network has (and all a daemon before API 1.48 knows); a difference recreates the network.
+    - Docker refuses it for swarm-scoped networks, so C(overlay_network) has no such option.
+    type: bool
+    version_added: 0.1.0
   networks:
     description:
     - Many networks of this driver, each a dict of the options of the single form (with its own O(networks[].state)).
@@ -222,6 +230,14 @@ options:
         - 'Docker refuses labels on such a network, so O(labels) is refused too and it carries no ownership label:
           it counts as owned (for O(purge)) when its configuration-only network is.'
         type: str
+        version_added: 0.1.0
+      enable_ipv4:
+        description:
+        - V(false) makes an IPv6-only network (Docker API 1.48, Docker 28) - containers get no IPv4 address. Needs
+          O(enable_ipv6=true) and no IPv4 subnet in O(ipam_config); on an older daemon the task fails before any change.
+        - V(true) is what every network has (and all a daemon before API 1.48 knows); a difference recreates the network.
+        - Docker refuses it for swarm-scoped networks, so C(overlay_network) has no such option.
+        type: bool
         version_added: 0.1.0
 author:
   - docknet.fabric maintainers (@docknet)

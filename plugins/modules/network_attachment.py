@@ -112,10 +112,22 @@ options:
     version_added: 0.1.0
   mac_address:
     description:
-      - MAC address of the endpoint. Only when the daemon's API is 1.44 or newer (Docker 25); older
-        daemons take a MAC address only when a container is created, and the task fails before any
-        change saying so.
+      - MAC address the endpoint must have, compared with the one it has. Only when the daemon's API
+        is 1.44 or newer (Docker 25); on older daemons the task fails before any change saying so.
+      - Docker ignores a MAC address given when a container is connected to a network (moby/moby#48192,
+        seen on Docker 28.5) and picks a random one, so with O(mac_address) a container that would have
+        to be connected or reconnected (not on the network yet, another MAC address, other settings)
+        makes the task fail before any change - give the MAC address when the container is created.
     type: str
+    version_added: 0.1.0
+  gw_priority:
+    description:
+      - Gateway priority of the endpoint (Docker API 1.48, Docker 28). Of a container's networks, the
+        one with the highest priority gives its default route (IPv4 and IPv6 separately); Docker's
+        default is V(0), and ties go to the network Docker picks.
+      - Compared only when given; shown in the diff and results only when given.
+      - On an older daemon the task fails before any change, naming the option and the API versions.
+    type: int
     version_added: 0.1.0
 notes:
   - Only the containers of the Docker host the task talks to are selected, attached and, with
@@ -212,6 +224,7 @@ def main():
         links=dict(type='list', elements='str'),
         driver_opts=dict(type='dict'),
         mac_address=dict(type='str'),
+        gw_priority=dict(type='int'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[('containers', 'container_labels')])

@@ -101,11 +101,14 @@ networks:
         - Containers of this host attached to the network, running or stopped.
         - Addresses are empty for a stopped container.
         - C(aliases) leaves out the container's own short id, which Docker before API 1.45 adds.
+        - C(dns_names) (version 0.1.0) are all the names Docker's embedded DNS answers for this endpoint
+          on the network (container name, aliases, short id, hostname), as Docker lists them (C(DNSNames),
+          Docker API 1.44 and newer, Docker 25); V(null) on older daemons.
       type: list
       elements: dict
       returned: always
       sample: [{name: web_1, id: 3f1c..., running: true, ipv4_address: 10.10.0.2, ipv6_address: null,
-                mac_address: "02:42:0a:0a:00:02", aliases: [web]}]
+                mac_address: "02:42:0a:0a:00:02", aliases: [web], dns_names: [web_1, web, 3f1c0a2b9d11]}]
     services:
       description: Swarm services attached to the network (C(name), C(id), C(aliases), C(virtual_ip), C(endpoint_mode)).
       type: list

@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lab itself (tests/lab/lab), for real: a 2-node lab of its own (LAB_ID=9).
 
-Brings the lab up, checks both engines answer and nothing can route off the
-machine, forms a swarm and pings across an overlay between the two nodes,
+Brings the lab up (with the engine LAB_ENGINE names, default 20.10), checks
+both engines answer, run that engine with its own docker-proxy and docker-init,
+and nothing can route off the machine, forms a swarm and pings across an overlay between the two nodes,
 checks a second `up` changes nothing, then `down` and checks that nothing of
 the lab is left: namespaces, links, mounts, processes, cgroups, iptables
 rules, directories.
@@ -27,6 +28,7 @@ LAB_ID = '9'                      # reserved for this test; the shared test lab 
 STATE = Path('/run/docknet-lab') / LAB_ID
 DATA = Path('/var/lib/docknet-lab') / LAB_ID
 IMAGE = 'docknet/probe:latest'
+ENGINE = os.environ.get('LAB_ENGINE') or '20.10'
 
 
 def lab(*args):
@@ -61,6 +63,7 @@ def lab9():
 
 def test_up_two_nodes(lab9):
     assert lab9['id'] == 9 and lab9['bridge'] == 'dnlab9'
+    assert lab9['engine'] == ENGINE
     assert lab9['subnet'] == '198.18.9.0/24' and lab9['gateway'] == '198.18.9.1'
     assert [n['name'] for n in lab9['nodes']] == ['node1', 'node2']
     assert [n['role'] for n in lab9['nodes']] == ['manager', 'worker']
@@ -70,6 +73,7 @@ def test_up_two_nodes(lab9):
         docker = client(node)
         assert docker.ping()
         assert docker.info()['Name'] == node['name']      # own UTS namespace
+        assert docker.version()['Version'].startswith(ENGINE + '.')
         docker.images.get(IMAGE)
     inventory = (STATE / 'inventory.yml').read_text()
     assert 'docker_host: unix:///run/docknet-lab/9/node2/docker.sock' in inventory
@@ -87,6 +91,37 @@ def test_no_default_route(lab9):
         assert ' mv0@mv0peer:' in links and ' mv0peer@mv0:' in links
     status = lab('status').stdout
     assert status.count(' none ') == 2, status             # ROUTE column
+    rows = [line.split() for line in status.splitlines()[2:]]
+    assert [row[5] for row in rows] == [ENGINE, ENGINE], status     # ENGINE column
+
+
+def test_engine_helpers_on_path(lab9):
+    """A published port's docker-proxy and `--init`'s docker-init are the engine's own."""
+    node = lab9['nodes'][1]
+    dockerd = Path(lab9['dockerd']).resolve()
+    root = dockerd.parents[2]                 # <root>/usr/sbin/dockerd
+    docker = client(node)
+    box = docker.containers.run(IMAGE, ['sleep', '600'], name='helpers', init=True,
+                                ports={'80/tcp': ('198.18.9.12', 8089)}, detach=True)
+    try:
+        proxies = subprocess.run(['ip', 'netns', 'pids', node['netns'].rsplit('/', 1)[1]],
+                                 capture_output=True, text=True, check=True).stdout.split()
+        exes = {os.readlink('/proc/%s/exe' % pid) for pid in proxies
+                if Path('/proc/%s/comm' % pid).read_text().strip() == 'docker-proxy'}
+        assert exes == {str(root / 'usr' / 'sbin' / 'docker-proxy')}, exes
+        code, out = box.exec_run(['cat', '/proc/1/cmdline'])
+        assert code == 0 and out.startswith(b'/sbin/docker-init'), out
+    finally:
+        box.remove(force=True)
+
+
+def test_other_engine_is_refused_while_up(lab9):
+    other = '28' if ENGINE != '28' else '20.10'
+    proc = subprocess.run([str(LAB_SCRIPT), 'up', '2', '--engine', other],
+                          env=dict(os.environ, LAB_ID=LAB_ID), capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 1
+    assert 'lab 9 runs engine %s, not %s' % (ENGINE, other) in proc.stderr
 
 
 def test_overlay_ping_across_nodes(lab9):

@@ -381,7 +381,9 @@ def test_nodes_leave_and_are_removed(slab, sansible):
     assert_ok(r['node3 leaves'], changed=True)
     assert r['node3 leaves']['actions'] == ['leave']
     assert_ok(r['remove node3'], changed=True)
-    assert r['remove node3']['actions'] == ['drain', 'wait until down', 'remove']
+    # Docker 28's manager marks a node that left down at once (nothing to drain or wait for);
+    # 20.10's still sees it ready for a moment.
+    assert r['remove node3']['actions'] in (['drain', 'wait until down', 'remove'], ['remove'])
     assert_ok(r['manager node2 leaves check'], changed=True)
     assert r['manager node2 leaves check']['actions'] == ['demote self', 'leave']
     assert_ok(r['manager node2 leaves'], changed=True)

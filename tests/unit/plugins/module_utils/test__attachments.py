@@ -46,7 +46,7 @@ def inspected(char, name, labels=None, networks=None, running=True):
 def params(**overrides):
     base = dict(network='backend', containers=None, container_labels=None, state='present', exclusive=False,
                 missing='fail', aliases=None, ipv4_address=None, ipv6_address=None, links=None,
-                driver_opts=None, mac_address=None)
+                driver_opts=None, mac_address=None, gw_priority=None)
     base.update(overrides)
     return base
 
@@ -61,6 +61,8 @@ def params(**overrides):
     (dict(links=['db', '/cache:/me/c']), {'links': ['cache:c', 'db:db']}),
     (dict(driver_opts={'x': 1}), {'driver_opts': {'x': '1'}}),
     (dict(mac_address='02-42-AC-11-00-05'), {'mac_address': '02:42:ac:11:00:05'}),
+    (dict(gw_priority=10), {'gw_priority': 10}),
+    (dict(gw_priority=0), {'gw_priority': 0}),
     ({}, {}),
 ])
 def test_normalise_request_declares_only_what_was_given(overrides, expected):
@@ -182,7 +184,7 @@ def test_check_static_addresses_accepts(network, declared, selected):
 # --- compare ---------------------------------------------------------------------------------
 
 ACTUAL = {'aliases': ['web'], 'ipv4_address': '10.5.0.9', 'ipv6_address': 'fd00:5::9', 'links': ['db:db'],
-          'driver_opts': {'a': '1'}, 'mac_address': '02:42:0a:05:00:09'}
+          'driver_opts': {'a': '1'}, 'mac_address': '02:42:0a:05:00:09', 'gw_priority': 0}
 
 
 @pytest.mark.parametrize('declared, changed', [
@@ -199,6 +201,8 @@ ACTUAL = {'aliases': ['web'], 'ipv4_address': '10.5.0.9', 'ipv6_address': 'fd00:
     ({'driver_opts': {}}, ['driver_opts']),
     ({'mac_address': '02:42:0a:05:00:09'}, []),
     ({'mac_address': '02:42:0a:05:00:0a', 'aliases': ['x']}, ['aliases', 'mac_address']),
+    ({'gw_priority': 0}, []),
+    ({'gw_priority': 10}, ['gw_priority']),
 ])
 def test_differences_compare_only_what_is_declared(declared, changed):
     assert sorted(eng.differences(ACTUAL, declared)) == changed
@@ -236,7 +240,8 @@ def test_endpoint_settings_normalise():
         driver_opts={'x': 'y'}, mac='02:42:0A:05:00:09')})
     assert _endpoints.endpoint_settings(container, 'backend', NET_ID) == {
         'aliases': ['web', 'www'], 'ipv4_address': '10.5.0.9', 'ipv6_address': None,
-        'links': ['cache:c', 'db:database'], 'driver_opts': {'x': 'y'}, 'mac_address': '02:42:0a:05:00:09'}
+        'links': ['cache:c', 'db:database'], 'driver_opts': {'x': 'y'}, 'mac_address': '02:42:0a:05:00:09',
+        'gw_priority': 0}
 
 
 @pytest.mark.parametrize('container, name', [
@@ -418,3 +423,38 @@ def test_snapshot_lists_by_network_name_and_id():
     assert api.filters == {'network': ['backend', NET_ID]}
     assert found == [{'id': cid('a'), 'name': 'app_web_1', 'running': True,
                       'settings': dict(eng._EMPTY, aliases=['web'])}]
+
+
+def test_gw_priority_is_read_compared_and_shown_only_when_declared():
+    container = inspected('a', 'web', networks={'backend': dict(endpoint(['web']), GwPriority=7)})
+    settings = _endpoints.endpoint_settings(container, 'backend', NET_ID)
+    assert settings['gw_priority'] == 7
+    assert eng.differences(dict(settings, gw_priority=None), {'gw_priority': 0}) == {}   # before API 1.48
+    assert 'gw_priority' not in eng._shown(settings, {})
+    assert eng._shown(settings, {'gw_priority': 7})['gw_priority'] == 7
+
+
+def test_gw_priority_needs_api_1_48():
+    api = FakeAPI(NETWORK, [], {})
+    with pytest.raises(FabricError) as caught:
+        eng.run(client_for(api), params(containers=['app_web_1'], gw_priority=5), check_mode=False)
+    assert caught.value.msg.startswith('network_attachment: option gw_priority needs Docker API >= 1.48')
+    assert api.writes == []
+
+
+@pytest.mark.parametrize('actions, refused', [
+    ([{'action': 'connect', 'container': 'web'}], True),
+    ([{'action': 'reconnect', 'container': 'web', 'changes': ['mac_address']}], True),
+    ([{'action': 'reconnect', 'container': 'web', 'changes': ['aliases']}], True),    # it would lose its MAC
+    ([{'action': 'disconnect', 'container': 'web'}], False),
+    ([], False),
+])
+def test_a_mac_address_docker_would_ignore_is_refused(actions, refused):
+    declared = {'mac_address': '02:42:0a:05:00:09'}
+    if refused:
+        with pytest.raises(FabricError) as caught:
+            eng.refuse_unsettable_mac(actions, declared)
+        assert 'moby/moby#48192' in caught.value.msg and '\n' not in caught.value.msg
+    else:
+        eng.refuse_unsettable_mac(actions, declared)
+    eng.refuse_unsettable_mac([{'action': 'connect', 'container': 'web'}], {})

@@ -14,6 +14,7 @@ import urllib3
 
 from ansible_collections.docknet.fabric.plugins.module_utils import _api_gates
 from ansible_collections.docknet.fabric.plugins.module_utils._client import (
+    one_line,
     FabricError,
     connect,
     explain_connection_error,
@@ -119,3 +120,16 @@ def test_missing_socket_fails_with_one_line():
     with pytest.raises(FabricError) as caught:
         connect(base_params(docker_host='unix:///nonexistent/docknet.sock'))
     assert 'no socket at that path' in caught.value.msg
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('network x not found', 'network x not found'),
+    ('invalid endpoint settings:\nuser specified IP address is supported only when connecting to networks '
+     'with user configured subnets',
+     'invalid endpoint settings: user specified IP address is supported only when connecting to networks '
+     'with user configured subnets'),
+    ('first\nsecond\n', 'first; second'),
+    ('a:\n  b\n\n  c', 'a: b; c'),
+])
+def test_daemon_errors_become_one_line(text, expected):
+    assert one_line(text) == expected

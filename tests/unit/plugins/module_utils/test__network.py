@@ -421,3 +421,72 @@ def test_refused_removal_reconnects_the_containers():
     assert 'containers on this host were reconnected' in info.value.msg and 'active endpoints' in info.value.msg
     assert api.calls == [('disconnect', 'c', 'n' + '-id' * 8),
                          ('connect', 'c', 'n' + '-id' * 8, {'aliases': ['www']})]
+
+
+# ---------------------------------------------------------------- Docker 28: IPv6-only networks, gateway modes
+
+@pytest.mark.parametrize('driver, params, existing, expected', [
+    # Before API 1.48 there is no EnableIPv4: a network has IPv4.
+    ('bridge', dict(enable_ipv4=True), listing_entry(), []),
+    ('bridge', dict(enable_ipv4=True), listing_entry(EnableIPv4=True), []),
+    ('bridge', dict(enable_ipv4=False, enable_ipv6=True), listing_entry(EnableIPv4=False, EnableIPv6=True), []),
+    ('bridge', dict(enable_ipv4=False, enable_ipv6=True), listing_entry(EnableIPv4=True, EnableIPv6=True),
+     ['enable_ipv4']),
+    ('macvlan', dict(enable_ipv4=False, enable_ipv6=True, parent='mv0'),
+     listing_entry(driver='macvlan', EnableIPv4=False, EnableIPv6=True, options={'parent': 'mv0'}), []),
+    # Absent gateway mode: Docker's nat.
+    ('bridge', dict(gateway_mode_ipv4='nat'), listing_entry(), []),
+    ('bridge', dict(gateway_mode_ipv6='routed'),
+     listing_entry(options={'com.docker.network.bridge.gateway_mode_ipv6': 'routed'}), []),
+    ('bridge', dict(gateway_mode_ipv4='routed'),
+     listing_entry(options={'com.docker.network.bridge.gateway_mode_ipv4': 'nat'}), ['gateway_mode_ipv4']),
+    ('bridge', dict(gateway_mode_ipv4='nat'), listing_entry(
+        options={'com.docker.network.bridge.gateway_mode_ipv4': 'nat-unprotected'}), ['gateway_mode_ipv4']),
+])
+def test_docker28_differences(driver, params, existing, expected):
+    wanted = desired(driver, **params)
+    assert net.differences(wanted, net.actual_view(existing, driver)) == expected
+
+
+@pytest.mark.parametrize('driver, params, fragment', [
+    ('bridge', dict(enable_ipv4=False), 'enable_ipv4: false makes an IPv6-only network and needs enable_ipv6: true'),
+    ('macvlan', dict(enable_ipv4=False, enable_ipv6=True, ipam_config=[{'subnet': '10.9.0.0/24'}]),
+     'ipam_config has the IPv4 subnet 10.9.0.0/24 but enable_ipv4 is false'),
+    ('bridge', dict(enable_ipv4=False, enable_ipv6=True, gateway_mode_ipv4='nat'), 'gateway_mode_ipv4 is set but'),
+    ('bridge', dict(gateway_mode_ipv4='isolated'), 'gateway_mode_ipv4 isolated needs internal: true'),
+    ('bridge', dict(gateway_mode_ipv6='bogus'), 'gateway_mode_ipv6 must be one of nat, nat-unprotected, routed'),
+])
+def test_docker28_bad_input(driver, params, fragment):
+    with pytest.raises(FabricError) as info:
+        desired(driver, **params)
+    assert fragment in info.value.msg
+
+
+@pytest.mark.parametrize('params, gates', [
+    (dict(), []),
+    (dict(enable_ipv4=True), []),
+    (dict(enable_ipv4=False, enable_ipv6=True), ['network.enable_ipv4']),
+    (dict(gateway_mode_ipv4='nat', gateway_mode_ipv6='routed'), ['network.gateway_mode']),
+    (dict(gateway_mode_ipv6='nat-unprotected'), ['network.gateway_mode', 'network.gateway_mode_28']),
+    (dict(internal=True, gateway_mode_ipv4='isolated'), ['network.gateway_mode', 'network.gateway_mode_28']),
+])
+def test_docker28_gates(params, gates):
+    assert net.gates_needed(desired('bridge', **params)['fields']) == gates
+
+
+def test_docker28_create_body_and_restore():
+    body = net.create_body(desired('bridge', enable_ipv4=False, enable_ipv6=True, gateway_mode_ipv6='routed',
+                                   ipam_config=[{'subnet': 'fd00:28::/64'}]), 'bridge')
+    assert body['EnableIPv4'] is False and body['EnableIPv6'] is True
+    assert body['Options'] == {'com.docker.network.bridge.gateway_mode_ipv6': 'routed'}
+    # enable_ipv4 true is Docker's default: not sent, so older engines get the body they know.
+    assert 'EnableIPv4' not in net.create_body(desired('bridge', enable_ipv4=True), 'bridge')
+    restored = net.body_from_network(listing_entry(EnableIPv4=False, EnableIPv6=True))
+    assert restored['EnableIPv4'] is False
+    assert 'EnableIPv4' not in net.body_from_network(listing_entry(EnableIPv4=True))
+
+
+def test_overlay_view_has_no_enable_ipv4():
+    # Docker refuses to disable IPv4 on a swarm-scoped network; overlay_network has no such option.
+    assert 'enable_ipv4' not in net.actual_view(listing_entry(driver='overlay'), 'overlay')
+    assert 'enable_ipv4' not in net.network_spec('overlay')

@@ -73,6 +73,19 @@ def test_attachments_are_joined_by_network_id_and_drop_short_id_alias():
     idle, web = attached['n1']
     assert web['aliases'] == ['www'] and web['ipv4_address'] == '10.0.0.5' and web['ipv6_address'] is None
     assert idle['running'] is False and idle['ipv4_address'] is None and idle['aliases'] == []
+    assert web['dns_names'] is None                     # the listing (and APIs before 1.44) have none
+
+
+@pytest.mark.parametrize('endpoint, expected', [
+    ({'NetworkID': 'n2', 'DNSNames': ['api', 'x', 'eeeeeeeeeeee']}, ['api', 'x', 'eeeeeeeeeeee']),
+    ({'NetworkID': 'n2'}, None),                        # Docker before API 1.44
+])
+def test_dns_names_come_from_the_inspected_endpoint(endpoint, expected):
+    containers = [{'Id': 'e' * 64, 'Names': ['/api'], 'State': 'running',
+                   'NetworkSettings': {'Networks': {'back': {'NetworkID': 'n2'}}}}]
+    attached = attachments_by_network(containers, {}, lambda cid, nid: None,
+                                      lambda cid, nid: endpoint.get('DNSNames'))
+    assert attached['n2'][0]['dns_names'] == expected
 
 
 def test_aliases_come_from_the_reader_when_given():
