@@ -25,11 +25,34 @@ def normalise_link(link):
 _normalise_link = normalise_link
 
 
+def automatic_aliases(container):
+    """The aliases Docker gives a container on a user-defined network by itself.
+
+    Docker before API 1.45 adds the container's short id, and Docker before 26
+    also its hostname (``Config.Hostname``, the short id unless the container
+    was created with one); Docker 26 and newer list both under ``DNSNames``
+    instead. Either way they resolve on every connect without being asked
+    for, so they are not settings: comparing them would reconnect such a
+    container (a service task with ``hostname`` included) on every run.
+    """
+    automatic = {container['Id'][:12]}
+    hostname = (container.get('Config') or {}).get('Hostname')
+    if hostname:
+        automatic.add(hostname)
+    return automatic
+
+
+def user_aliases(container, aliases):
+    """``aliases`` without the ones Docker adds by itself (sorted, no repeats)."""
+    automatic = automatic_aliases(container)
+    return sorted(set(a for a in aliases or [] if a not in automatic))
+
+
 def endpoint_settings(container, network_name, network_id=None):
     """The settings of ``container`` (an inspect result) on a network, or None when not attached.
 
-    The short id Docker before API 1.45 adds to the aliases is left out: nobody
-    declared it and Docker adds it again on every connect.
+    The aliases Docker adds by itself (``automatic_aliases``) are left out:
+    nobody declared them and Docker adds them again on every connect.
     """
     networks = (container.get('NetworkSettings') or {}).get('Networks') or {}
     # Docker keys the endpoint by the network's name, or by the reference it was
@@ -43,10 +66,9 @@ def endpoint_settings(container, network_name, network_id=None):
     if endpoint is None:
         return None
     ipam = endpoint.get('IPAMConfig') or {}
-    short_id = container['Id'][:12]
     mac = (endpoint.get('MacAddress') or '').lower() or None
     return {
-        'aliases': sorted(set(a for a in endpoint.get('Aliases') or [] if a != short_id)),
+        'aliases': user_aliases(container, endpoint.get('Aliases')),
         'ipv4_address': ipam.get('IPv4Address') or None,
         'ipv6_address': ipam.get('IPv6Address') or None,
         'links': sorted(_normalise_link(link) for link in endpoint.get('Links') or []),

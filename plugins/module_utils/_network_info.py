@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 
 from ansible_collections.docknet.fabric.plugins.module_utils._client import APIError
+from ansible_collections.docknet.fabric.plugins.module_utils._endpoints import user_aliases
 
 # Docker's own names for IPAM pool keys -> the snake_case names modules use.
 _IPAM_POOL_KEYS = (
@@ -164,7 +165,8 @@ def alias_reader(client, containers, network_ids, network_ids_by_name):
         except APIError:  # removed between the listing and now
             continue
         for network_id, endpoint in endpoints_of(inspected, network_ids_by_name):
-            endpoints[(container_id, network_id)] = endpoint.get('Aliases')
+            # Without the aliases Docker adds by itself (short id, hostname).
+            endpoints[(container_id, network_id)] = user_aliases(inspected, endpoint.get('Aliases'))
     return lambda container_id, network_id: endpoints.get((container_id, network_id))
 
 

@@ -100,7 +100,8 @@ networks:
       description:
         - Containers of this host attached to the network, running or stopped.
         - Addresses are empty for a stopped container.
-        - C(aliases) leaves out the container's own short id, which Docker before API 1.45 adds.
+        - C(aliases) leaves out the aliases Docker adds by itself, the container's short id (before API 1.45)
+          and its hostname (before Docker 26).
       type: list
       elements: dict
       returned: always
