@@ -597,6 +597,71 @@ def purge_candidates(listing, driver, declared_names):
     return sorted(found, key=lambda n: (bool(n.get('ConfigOnly')), n['Name']))
 
 
+def _parent_of(network, listing):
+    """The parent interface a macvlan network of the listing uses: its own, or its config-only network's."""
+    parent = (network.get('Options') or {}).get('parent')
+    source = (network.get('ConfigFrom') or {}).get('Network')
+    if not parent and source:
+        parent = next(((n.get('Options') or {}).get('parent') for n in listing
+                       if n.get('Name') == source and n.get('ConfigOnly')), None)
+    return parent
+
+
+def _declared_parent(desired, declared_by_name, listing):
+    fields = desired['fields']
+    if fields.get('parent'):
+        return fields['parent']
+    source = fields.get('config_from')
+    if source in declared_by_name:
+        return declared_by_name[source]['fields'].get('parent')
+    return _parent_of({'ConfigFrom': {'Network': source}}, listing) if source else None
+
+
+def _describe_parent_user(network):
+    if network.get('ConfigOnly'):
+        return 'the config-only network %s (the swarm networks made from it use it on this host)' % network['Name']
+    return 'macvlan network %s' % network['Name']
+
+
+def check_parents(plans, listing):
+    """Refuse a macvlan network whose parent interface another macvlan network of this host uses.
+
+    Docker's macvlan driver takes one network per parent interface. A second
+    one fails on create naming the other by a dummy id ("dm-..."), and for a
+    config-only network, or one made from it, only when swarm tasks are
+    placed on the host. The listing (and the other networks of the task) tell
+    it before anything is created. A network made from a config-only network
+    shares that network's parent; a network being removed frees its parent.
+    """
+    declared_by_name = dict((p['desired']['name'], p['desired']) for p in plans if p['desired']['state'] == 'present')
+    going = set(p['network'] for p in plans if p['action'] in ('remove', 'recreate'))
+    users = {}  # parent -> [(name, description, config-only source of it)]
+    for network in listing:
+        if network['Name'] in going or not (network.get('Driver') == 'macvlan' or network.get('ConfigOnly')):
+            continue
+        parent = (network.get('Options') or {}).get('parent')
+        if parent:
+            users.setdefault(parent, []).append((network['Name'], _describe_parent_user(network)))
+    for plan in plans:
+        desired = plan['desired']
+        if desired['state'] != 'present' or plan['action'] not in ('create', 'recreate'):
+            continue
+        parent = _declared_parent(desired, declared_by_name, listing)
+        if not parent:
+            continue   # Docker gives a network without a parent a dummy interface of its own
+        own = (desired['name'], desired['fields'].get('config_from'))
+        others = [(name, text) for name, text in users.get(parent, []) if name not in own]
+        if others:
+            raise FabricError('network %s: parent %s is already used by %s on this Docker host, and Docker allows one '
+                              'macvlan network per parent interface. Use another parent (a VLAN sub-interface such as '
+                              '%s.10, or another interface), or remove %s first.'
+                              % (desired['name'], parent, others[0][1], parent, others[0][0]),
+                              network=desired['name'], parent=parent, used_by=[name for name, _text in others])
+        if not desired['fields'].get('config_from'):
+            users.setdefault(parent, []).append((desired['name'], _describe_parent_user(
+                {'Name': desired['name'], 'ConfigOnly': desired['fields'].get('config_only')})))
+
+
 # ---------------------------------------------------------------- the engine
 
 class Engine:
@@ -706,6 +771,8 @@ class Engine:
                               'current': network,
                               'desired': {'name': network['Name'], 'driver': self.driver, 'state': 'absent',
                                           'force': bool(params.get('force')), 'recreate': False, 'fields': {}}})
+        if self.driver == 'macvlan':
+            check_parents(plans, listing)
         # Every refusal happens before the first write.
         for plan in plans:
             self.prepare(plan)
@@ -871,6 +938,11 @@ def explain_create_error(body, message):
     """Turn the daemon's words on a failed create into what to do (macvlan parents above all)."""
     parent = (body.get('Options') or {}).get('parent')
     lower = message.lower()
+    if parent and 'already using parent interface' in lower:
+        return ('network %s: parent %s is already used by another macvlan network of the Docker host (Docker names '
+                'it by a dummy interface, dm- and its short id), and Docker allows one macvlan network per parent '
+                'interface. Use another parent or remove that network first. Docker said: %s'
+                % (body['Name'], parent, message))
     if parent and ('parent interface' in lower or 'invalid subinterface' in lower or 'not found' in lower or 'no such' in lower
                    or 'link not found' in lower):
         if '.' in parent:

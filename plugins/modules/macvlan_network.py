@@ -41,6 +41,8 @@ options:
     - Host interface the containers attach to. A parent like V(eth0.50) makes Docker create an 802.1q VLAN link; on
       a host that cannot, the task fails saying so. A parent that does not exist on the Docker host fails with a clear
       message.
+    - Docker takes one macvlan network per parent. A parent that another macvlan network of the host uses (a
+      configuration-only one included) fails before anything is created, naming that network.
     type: str
     version_added: 0.1.0
   macvlan_mode:
@@ -194,6 +196,8 @@ options:
         - Host interface the containers attach to. A parent like V(eth0.50) makes Docker create an 802.1q VLAN link;
           on a host that cannot, the task fails saying so. A parent that does not exist on the Docker host fails with
           a clear message.
+        - A parent that another macvlan network of the host uses (a configuration-only one included) fails before
+          anything is created, naming that network.
         type: str
         version_added: 0.1.0
       macvlan_mode:

@@ -224,6 +224,58 @@ def test_create_errors_are_explained(parent, message, fragment):
     assert fragment in net.explain_create_error(body, message)
 
 
+def test_docker_naming_the_other_macvlan_by_a_dummy_id_is_explained():
+    body = {'Name': 'n', 'Options': {'parent': 'mv0'}}
+    text = net.explain_create_error(body, 'network dm-03e8d2c5fb93 is already using parent interface mv0')
+    assert 'parent mv0 is already used by another macvlan network' in text and 'does not exist' not in text
+
+
+LAN = listing_entry('lan', driver='macvlan', options={'parent': 'mv0'})
+CFG = listing_entry('cfg', driver='null', options={'parent': 'mv1'}, ConfigOnly=True)
+SCOPED = listing_entry('scoped', driver='macvlan', ConfigFrom={'Network': 'cfg'}, Scope='swarm')
+VLAN = listing_entry('vlan', driver='macvlan', options={'parent': 'mv0.10'})
+
+
+def macvlan_plans(listing, *entries):
+    plans = []
+    for params in entries:
+        entry = desired('macvlan', **params)
+        plan = net.plan_network(entry, net.find_network(listing, entry['name'], 'macvlan'))
+        plan['desired'] = entry
+        plans.append(plan)
+    return plans
+
+
+@pytest.mark.parametrize('entries, fragment', [
+    ([dict(name='new', parent='mv0')], 'network new: parent mv0 is already used by macvlan network lan on this '
+                                        'Docker host, and Docker allows one macvlan network per parent interface'),
+    ([dict(name='new', parent='mv1')], 'parent mv1 is already used by the config-only network cfg'),
+    ([dict(name='cfg2', parent='mv1', config_only=True)], 'parent mv1 is already used by the config-only network cfg'),
+    ([dict(name='lan', parent='mv0', macvlan_mode='private', recreate=True), dict(name='new', parent='mv0')],
+     'network new: parent mv0 is already used by macvlan network lan'),
+    ([dict(name='a', parent='mv2'), dict(name='b', parent='mv2')], 'network b: parent mv2 is already used by macvlan network a'),
+    ([dict(name='c2', parent='mv2', config_only=True), dict(name='s2', config_from='c2'), dict(name='l2', parent='mv2')],
+     'network l2: parent mv2 is already used by the config-only network c2'),
+    ([dict(name='s3', config_from='cfg'), dict(name='l3', parent='mv1')], 'network l3: parent mv1'),
+])
+def test_a_parent_used_by_another_macvlan_network_is_refused(entries, fragment):
+    with pytest.raises(FabricError) as caught:
+        net.check_parents(macvlan_plans([LAN, CFG, SCOPED, VLAN], *entries), [LAN, CFG, SCOPED, VLAN])
+    assert fragment in caught.value.msg
+
+
+@pytest.mark.parametrize('entries', [
+    [dict(name='lan', parent='mv0')],                                                # itself, unchanged
+    [dict(name='lan', parent='mv0', macvlan_mode='private', recreate=True)],        # itself, recreated
+    [dict(name='lan', state='absent'), dict(name='new', parent='mv0')],             # its parent is freed first
+    [dict(name='s4', config_from='cfg')],                                            # made from the config-only network
+    [dict(name='new', parent='mv0.20'), dict(name='dummy')],                         # another sub-interface; no parent
+    [dict(name='c5', parent='mv5', config_only=True), dict(name='s5', config_from='c5')],
+])
+def test_parents_free_for_the_network(entries):
+    net.check_parents(macvlan_plans([LAN, CFG, SCOPED, VLAN], *entries), [LAN, CFG, SCOPED, VLAN])
+
+
 @pytest.mark.parametrize('settings, pools, lost', [
     ({'ipv4_address': '10.0.0.5'}, [{'subnet': '10.0.0.0/24'}], []),
     ({'ipv4_address': '10.0.0.5'}, [{'subnet': '10.1.0.0/24'}], ['10.0.0.5']),
