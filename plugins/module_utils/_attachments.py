@@ -446,11 +446,12 @@ def describe(network_name, attached, actions, declared):
 
 # --- apply -----------------------------------------------------------------------------------
 
-def apply(client, network_ref, actions, check_mode):
-    """The one place that writes. In check mode it writes nothing."""
+def apply(client, network_ref, actions, check_mode, network_name=None):
+    """The one place that writes. In check mode it writes nothing. Messages name the network by its name."""
     if check_mode:
         return
-    what = 'Network %s' % network_ref
+    network_name = network_name or network_ref
+    what = 'Network %s' % network_name
     for action in actions:
         if action['action'] == 'connect':
             connect(client, network_ref, action['id'], action['after'], what)
@@ -465,10 +466,10 @@ def apply(client, network_ref, actions, check_mode):
                     connect(client, network_ref, action['id'], action['before'], what)
                 except FabricError:
                     raise FabricError('%s. Container %s is now detached from network %s; its previous settings '
-                                      'could not be restored either.' % (exc.msg, action['container'], network_ref),
+                                      'could not be restored either.' % (exc.msg, action['container'], network_name),
                                       previous_settings=action['before'])
                 raise FabricError('%s. Container %s was put back on network %s with its previous settings.'
-                                  % (exc.msg, action['container'], network_ref))
+                                  % (exc.msg, action['container'], network_name))
 
 
 def run(client, params, check_mode):
@@ -492,7 +493,7 @@ def run(client, params, check_mode):
     diff = describe(network['Name'], attached, actions, declared)
     # A network this worker does not know yet is joined by the name or id the user gave.
     network_ref = network['Id'] or request['network']
-    apply(client, network_ref, actions, check_mode)
+    apply(client, network_ref, actions, check_mode, network['Name'])
     network_id = network['Id']
     if network_id is None and actions and not check_mode:
         try:

@@ -11,6 +11,10 @@ and the MAC address. Addresses Docker chose itself are not settings.
 
 from __future__ import annotations
 
+import re
+
+from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
+
 SETTING_KEYS = ('aliases', 'ipv4_address', 'ipv6_address', 'links', 'driver_opts', 'mac_address')
 
 
@@ -132,13 +136,37 @@ def snapshot(client, network):
     return found
 
 
+def name_ids(text, names):
+    """``text`` with every container id of ``names`` (id -> name), full or a prefix of 12 or more, replaced by the name.
+
+    Docker's errors name containers by id ("container 3f1c... is not connected
+    to the network"); users know them by name.
+    """
+    for container_id, name in names.items():
+        if container_id and name:
+            text = re.sub(r'\b%s[0-9a-f]*' % re.escape(container_id[:12]), name, text)
+    return text
+
+
+def _naming_failure(client, doing, container_id, method, *args, **kwargs):
+    """``client.call``, whose failure names the container by its name (looked up only then)."""
+    try:
+        return client.call(doing % container_id[:12], method, *args, **kwargs)
+    except FabricError as exc:
+        try:
+            name = container_name(client.api.inspect_container(container_id))
+        except Exception:  # pylint: disable=broad-except  # gone, or the daemon went away: keep Docker's words
+            raise exc
+        raise FabricError(name_ids(exc.msg, {container_id: name}), **exc.details)
+
+
 def disconnect(client, network_id, container_id, what):
-    client.call('%s: disconnecting container %s' % (what, container_id[:12]),
-                client.api.disconnect_container_from_network, container_id, network_id, force=True)
+    _naming_failure(client, '%s: disconnecting container %%s' % what, container_id,
+                    client.api.disconnect_container_from_network, container_id, network_id, force=True)
 
 
 def connect(client, network_id, container_id, settings, what):
     """Connect with ``settings``. The MAC address is only sent where the API honours it on connect (1.44)."""
     kwargs = connect_kwargs(settings, keep_mac=client.speaks_at_least('1.44'))
-    client.call('%s: connecting container %s' % (what, container_id[:12]),
-                client.api.connect_container_to_network, container_id, network_id, **kwargs)
+    _naming_failure(client, '%s: connecting container %%s' % what, container_id,
+                    client.api.connect_container_to_network, container_id, network_id, **kwargs)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import time
 
+from ansible_collections.docknet.fabric.plugins.module_utils._api_gates import version_at_least
 from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
 from ansible_collections.docknet.fabric.plugins.module_utils import _endpoints
 from ansible_collections.docknet.fabric.plugins.module_utils._network_info import list_services_if_manager
@@ -662,6 +663,26 @@ def check_parents(plans, listing):
                 {'Name': desired['name'], 'ConfigOnly': desired['fields'].get('config_only')})))
 
 
+# Docker 26 (API 1.45) is the first engine whose swarm overlays gave containers IPv6 addresses that work;
+# Docker 20.10's allocator hands out addresses its overlay driver then rejects (checked in the lab).
+DUAL_STACK_OVERLAY_API = '1.45'
+
+
+def dual_stack_overlay_problem(engine):
+    """Why the engine (its /version answer) cannot serve an overlay with enable_ipv6, or None."""
+    try:
+        if version_at_least(engine.get('ApiVersion') or '0.0', DUAL_STACK_OVERLAY_API):
+            return None
+    except ValueError:
+        return None
+    return ('Docker %s (API %s) accepts enable_ipv6 on an overlay network but cannot serve it: its swarm allocator '
+            'hands out IPv6 addresses that its overlay driver then rejects ("Invalid address ...: It does not belong '
+            'to any of this network\'s subnets", or "context deadline exceeded" when no IPv6 subnet is given), so '
+            'containers and service tasks fail to attach and the network is unusable. Dual-stack overlays need '
+            'Docker 26 (API %s) or newer on every node. Leave enable_ipv6 out (IPv4 only), or upgrade the engines'
+            % (engine.get('Version') or 'unknown', engine.get('ApiVersion') or 'unknown', DUAL_STACK_OVERLAY_API))
+
+
 # ---------------------------------------------------------------- the engine
 
 class Engine:
@@ -773,6 +794,8 @@ class Engine:
                                           'force': bool(params.get('force')), 'recreate': False, 'fields': {}}})
         if self.driver == 'macvlan':
             check_parents(plans, listing)
+        if self.driver == 'overlay':
+            self.check_dual_stack(plans)
         # Every refusal happens before the first write.
         for plan in plans:
             self.prepare(plan)
@@ -804,6 +827,21 @@ class Engine:
                          for p in plans],
             'diff': {'before': before, 'after': after},
         }
+
+    def check_dual_stack(self, plans):
+        """Refuse to make an overlay with enable_ipv6 on an engine that cannot serve it; warn about one that exists."""
+        dual = [p for p in plans if p['desired']['state'] == 'present' and p['desired']['fields'].get('enable_ipv6')]
+        if not dual:
+            return
+        engine = self.client.call('Reading the engine version', self.client.api.version, api_version=False)
+        problem = dual_stack_overlay_problem(engine or {})
+        if not problem:
+            return
+        for plan in dual:
+            if plan['action'] in ('create', 'recreate'):
+                raise FabricError('network %s: %s.' % (plan['network'], problem), network=plan['network'])
+        for plan in dual:
+            self.warn('network %s exists with enable_ipv6: %s.' % (plan['network'], problem))
 
     def prepare(self, plan):
         """Read what is attached to networks about to be replaced or removed, and refuse when it would lose it."""

@@ -314,6 +314,16 @@ def test_endpoint_settings_normalise():
         'links': ['cache:c', 'db:database'], 'driver_opts': {'x': 'y'}, 'mac_address': '02:42:0a:05:00:09'}
 
 
+@pytest.mark.parametrize('text, expected', [
+    ('container %s is not connected to the network x' % cid('a'), 'container web is not connected to the network x'),
+    ('connecting container %s: refused' % cid('a')[:12], 'connecting container web: refused'),
+    ('container %s is not running' % cid('b'), 'container %s is not running' % cid('b')),
+    ('short %s' % cid('a')[:8], 'short %s' % cid('a')[:8]),
+])
+def test_name_ids(text, expected):
+    assert _endpoints.name_ids(text, {cid('a'): 'web'}) == expected
+
+
 @pytest.mark.parametrize('container, name', [
     ({'Id': cid('a'), 'Name': '/web'}, 'web'),
     ({'Id': cid('a'), 'Names': ['/other/alias', '/web']}, 'web'),
@@ -439,7 +449,10 @@ def test_a_refused_reconnect_puts_the_old_settings_back():
     api = scene(refuse=lambda kwargs: 'new' in kwargs.get('aliases', []))
     with pytest.raises(FabricError) as caught:
         eng.run(client_for(api), params(containers=['app_web_1'], aliases=['new']), check_mode=False)
-    assert 'refused' in caught.value.msg and 'was put back on network %s' % NET_ID in caught.value.msg
+    assert 'refused' in caught.value.msg and 'was put back on network backend' in caught.value.msg
+    # Names, not ids: the network's and the container's.
+    assert 'Network backend: connecting container app_web_1' in caught.value.msg
+    assert NET_ID[:12] not in caught.value.msg and cid('a')[:12] not in caught.value.msg
     assert api.writes == [('disconnect', 'a', NET_ID), ('connect', 'a', NET_ID, {'aliases': ['web']})]
 
 

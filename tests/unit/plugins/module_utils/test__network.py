@@ -390,6 +390,44 @@ def test_overlay_needs_a_manager():
     assert 'must run against a swarm manager' in info.value.msg and 'swarm worker' in info.value.msg
 
 
+@pytest.mark.parametrize('engine, refused', [
+    ({'Version': '20.10.24+dfsg1', 'ApiVersion': '1.41'}, True),
+    ({'Version': '25.0.5', 'ApiVersion': '1.44'}, True),
+    ({'Version': '26.1.5', 'ApiVersion': '1.45'}, False),
+    ({'Version': '28.5.1', 'ApiVersion': '1.51'}, False),
+    ({}, True),
+    ({'ApiVersion': 'garbage'}, False),
+])
+def test_dual_stack_overlay_problem(engine, refused):
+    assert (net.dual_stack_overlay_problem(engine) is not None) is refused
+
+
+DUAL = dict(name='v6', enable_ipv6=True, ipam_config=[{'subnet': '10.81.0.0/24'}, {'subnet': 'fd00:81::/64'}])
+
+
+@pytest.mark.parametrize('check_mode', [True, False])
+def test_a_dual_stack_overlay_on_docker_20_10_is_refused_before_any_change(check_mode):
+    api = ReadOnlyApi([])
+    api.version = lambda api_version=True: {'Version': '20.10.24+dfsg1', 'ApiVersion': '1.41'}
+    with pytest.raises(FabricError) as info:
+        net.run(DoubleClient(api), dict(networks=[dict(name='plain'), DUAL]), 'overlay', check_mode)
+    assert info.value.msg.startswith('network v6: Docker 20.10.24+dfsg1 (API 1.41) accepts enable_ipv6 on an overlay')
+    assert 'Leave enable_ipv6 out (IPv4 only), or upgrade the engines.' in info.value.msg
+
+
+def test_an_existing_dual_stack_overlay_is_warned_about_and_newer_engines_pass():
+    existing = listing_entry('v6', driver='overlay', EnableIPv6=True, Scope='swarm',
+                             pools=[{'Subnet': '10.81.0.0/24'}, {'Subnet': 'fd00:81::/64'}])
+    api = ReadOnlyApi([existing])
+    api.version = lambda api_version=True: {'Version': '20.10.24', 'ApiVersion': '1.41'}
+    warnings = []
+    result = net.Engine(DoubleClient(api), 'overlay', True, warn=warnings.append).run(DUAL)
+    assert result['changed'] is False and len(warnings) == 1 and warnings[0].startswith('network v6 exists with enable_ipv6')
+    api = ReadOnlyApi([])
+    api.version = lambda api_version=True: {'Version': '26.1.5', 'ApiVersion': '1.45'}
+    assert net.run(DoubleClient(api), DUAL, 'overlay', True)['changed'] is True
+
+
 class RecordingApi(ReadOnlyApi):
     """Writes are recorded; creating a network with ``refuse_subnet`` fails like the daemon would."""
 
