@@ -1005,9 +1005,10 @@ def _public(view):
 
 def _public_plan(plan):
     out = {'network': plan['network'], 'action': plan['action']}
-    for key in ('differences', 'containers', 'services'):
+    # ``changes`` holds option names, as network_attachment's and swarm_service's ``changes`` do.
+    for key, shown in (('differences', 'changes'), ('containers', 'containers'), ('services', 'services')):
         if plan.get(key):
-            out[key] = [c['name'] if isinstance(c, dict) else c for c in plan[key]]
+            out[shown] = [c['name'] if isinstance(c, dict) else c for c in plan[key]]
     if plan.get('purge'):
         out['purge'] = True
     return out

@@ -75,7 +75,7 @@ def test_every_option_lifecycle(ansible, lab):
         assert_ok(again, changed=False)
         assert_ok(again_check, changed=False)
         assert_ok(change_check, changed=True)
-        assert change_check['actions'] == [{'network': name, 'action': 'recreate', 'differences': ['macvlan_mode']}]
+        assert change_check['actions'] == [{'network': name, 'action': 'recreate', 'changes': ['macvlan_mode']}]
         assert change_check['diff']['before'][name]['macvlan_mode'] == 'bridge'
         assert change_check['diff']['after'][name]['macvlan_mode'] == 'private'
         assert_ok(change, changed=True)

@@ -76,7 +76,7 @@ def test_every_option_lifecycle(ansible, swarm):
         assert_ok(again_check, changed=False)
         assert_ok(change_check, changed=True)
         assert change_check['actions'] == [{'network': name, 'action': 'recreate',
-                                            'differences': ['encrypted', 'vxlan_ids']}]
+                                            'changes': ['encrypted', 'vxlan_ids']}]
         assert_ok(change, changed=True)
         assert not change.get('warnings')
         assert_ok(change_again, changed=False)

@@ -511,3 +511,15 @@ def test_refused_removal_reconnects_the_containers():
     assert 'containers on this host were reconnected' in info.value.msg and 'active endpoints' in info.value.msg
     assert api.calls == [('disconnect', 'c', 'n' + '-id' * 8),
                          ('connect', 'c', 'n' + '-id' * 8, {'aliases': ['www']})]
+
+
+@pytest.mark.parametrize('driver', ['bridge', 'overlay', 'macvlan'])
+def test_changes_are_named_by_option(driver):
+    """``actions[].changes`` lists the declared fields that differ: each is an option of the module."""
+    params = {'name': 'n', 'ipam_config': [{'subnet': '10.0.0.0/24'}], 'ipam_driver': 'default', 'ipam_options': {},
+              'enable_ipv6': False, 'internal': True, 'attachable': True, 'labels': {'a': 'b'}, 'options': {}}
+    params.update(dict((option, None) for option in net.DRIVER_OPTIONS[driver]))
+    fields = set(net.normalise_network(params, driver)['fields']) | set(net.DRIVER_OPTIONS[driver])
+    if driver == 'macvlan':
+        fields |= {'config_only', 'config_from'}
+    assert fields <= set(net.network_spec(driver))
