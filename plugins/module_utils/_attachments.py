@@ -20,6 +20,7 @@ import re
 from ansible_collections.docknet.fabric.plugins.module_utils._client import APIError, FabricError
 from ansible_collections.docknet.fabric.plugins.module_utils._endpoints import (
     SETTING_KEYS,
+    automatic_aliases,
     connect,
     container_name,
     disconnect,
@@ -216,14 +217,52 @@ def _pools(network):
     return pools
 
 
-def _reserved(network):
-    """Addresses of the network Docker keeps for itself: gateways and auxiliary addresses."""
+def default_gateway(pool):
+    """The gateway Docker's default IPAM gives a pool declared without one, or None.
+
+    It takes the first address of the pool's ip_range (of the subnet when
+    there is none) that is not the subnet's own address: 10.5.0.1 for
+    10.5.0.0/24, 10.5.0.128 for ip_range 10.5.0.128/25 (checked on Docker
+    20.10). ``docker network inspect`` does not show it then, but the address
+    is taken: a container given it fails to start ("Address already in use").
+    """
+    try:
+        subnet = ipaddress.ip_network(pool['Subnet'], strict=False)
+        first = ipaddress.ip_network(pool.get('IPRange') or pool['Subnet'], strict=False).network_address
+    except (KeyError, ValueError):
+        return None
+    if first == subnet.network_address:
+        first += 1
+    return str(first) if first in subnet else None
+
+
+def _endpoint_gateways(network, summaries):
+    """The gateways the containers of the listing see on the network (what Docker really uses)."""
+    found = set()
+    for summary in summaries:
+        networks = (summary.get('NetworkSettings') or {}).get('Networks') or {}
+        endpoint = networks.get(network['Name']) or next(
+            (e for e in networks.values() if e and network.get('Id') and e.get('NetworkID') == network['Id']), None)
+        for key in ('Gateway', 'IPv6Gateway'):
+            if endpoint and endpoint.get(key) and _canonical(endpoint[key]):
+                found.add(_canonical(endpoint[key]))
+    return found
+
+
+def _reserved(network, summaries=()):
+    """Addresses of the network Docker keeps for itself: gateways (declared, or chosen by Docker) and auxiliary addresses."""
     reserved = {}
-    for pool in (network.get('IPAM') or {}).get('Config') or []:
+    ipam = network.get('IPAM') or {}
+    default_ipam = (ipam.get('Driver') or 'default') == 'default'
+    for pool in ipam.get('Config') or []:
         if pool.get('Gateway'):
             reserved[_canonical(pool['Gateway'])] = 'the gateway'
+        elif default_ipam and default_gateway(pool):
+            reserved[default_gateway(pool)] = 'the gateway Docker chose itself (pool %s declares none)' % pool['Subnet']
         for key, address in (pool.get('AuxiliaryAddresses') or {}).items():
             reserved[_canonical(address)] = 'the auxiliary address %s' % key
+    for gateway in _endpoint_gateways(network, summaries):
+        reserved.setdefault(gateway, 'the gateway')
     return reserved
 
 
@@ -252,8 +291,12 @@ def _used_addresses(network, attached, target_id):
     return used
 
 
-def check_static_addresses(network, declared, selected, attached):
-    """A static address needs exactly one container, a pool of the network that holds it, and nobody else on it."""
+def check_static_addresses(network, declared, selected, attached, summaries=()):
+    """A static address needs exactly one container, a pool of the network that holds it, and nobody else on it.
+
+    ``summaries`` (the container listing) tell the gateway Docker really uses,
+    which the network's inspect leaves out when the pool declares none.
+    """
     keys = [key for key in ('ipv4_address', 'ipv6_address') if declared.get(key)]
     if not keys:
         return
@@ -264,7 +307,7 @@ def check_static_addresses(network, declared, selected, attached):
     if network.get('Remote') or not selected:
         return
     pools = _pools(network)
-    reserved = _reserved(network)
+    reserved = _reserved(network, summaries)
     used = _used_addresses(network, attached, selected[0]['Id'])
     for key in keys:
         address = ipaddress.ip_address(declared[key])
@@ -308,14 +351,19 @@ def read_attached(client, network, summaries):
         if settings is not None:
             attached[container['Id']] = {'id': container['Id'], 'name': container_name(container),
                                          'labels': (container.get('Config') or {}).get('Labels') or {},
-                                         'settings': settings}
+                                         'settings': settings, 'automatic': automatic_aliases(container)}
     return attached
 
 
 # --- compare and plan ------------------------------------------------------------------------
 
-def differences(actual, declared):
-    """The declared settings that differ from the actual ones: {key: (actual, declared)}."""
+def differences(actual, declared, automatic=()):
+    """The declared settings that differ from the actual ones: {key: (actual, declared)}.
+
+    ``automatic`` are the aliases Docker gives the container by itself (its
+    short id, its hostname): left out of the actual aliases already, they are
+    left out of the declared ones too, so declaring one is no difference.
+    """
     found = {}
     for key in SETTING_KEYS:
         if key not in declared:
@@ -325,6 +373,8 @@ def differences(actual, declared):
             have = _canonical(have) if have else None
         if key in ('aliases', 'links'):
             have, want = sorted(set(have or [])), sorted(set(want or []))
+        if key == 'aliases':
+            want = [alias for alias in want if alias not in automatic]
         if key == 'driver_opts':
             have = {str(k): str(v) for k, v in (have or {}).items()}
         if key == 'mac_address':
@@ -362,7 +412,7 @@ def plan(request, selected, attached):
             actions.append({'action': 'connect', 'container': name, 'id': summary['Id'],
                             'before': None, 'after': wanted_settings(None, declared)})
             continue
-        changed = differences(actual, declared)
+        changed = differences(actual, declared, entry.get('automatic', ()))
         if changed:
             actions.append({'action': 'reconnect', 'container': name, 'id': summary['Id'],
                             'before': actual, 'after': wanted_settings(actual, declared),
@@ -418,11 +468,12 @@ def describe(network_name, attached, actions, declared):
 
 # --- apply -----------------------------------------------------------------------------------
 
-def apply(client, network_ref, actions, check_mode):
-    """The one place that writes. In check mode it writes nothing."""
+def apply(client, network_ref, actions, check_mode, network_name=None):
+    """The one place that writes. In check mode it writes nothing. Messages name the network by its name."""
     if check_mode:
         return
-    what = 'Network %s' % network_ref
+    network_name = network_name or network_ref
+    what = 'Network %s' % network_name
     for action in actions:
         if action['action'] == 'connect':
             connect(client, network_ref, action['id'], action['after'], what)
@@ -437,10 +488,10 @@ def apply(client, network_ref, actions, check_mode):
                     connect(client, network_ref, action['id'], action['before'], what)
                 except FabricError:
                     raise FabricError('%s. Container %s is now detached from network %s; its previous settings '
-                                      'could not be restored either.' % (exc.msg, action['container'], network_ref),
+                                      'could not be restored either.' % (exc.msg, action['container'], network_name),
                                       previous_settings=action['before'])
                 raise FabricError('%s. Container %s was put back on network %s with its previous settings.'
-                                  % (exc.msg, action['container'], network_ref))
+                                  % (exc.msg, action['container'], network_name))
 
 
 def run(client, params, check_mode):
@@ -461,13 +512,13 @@ def run(client, params, check_mode):
         raise FabricError('Nothing on the Docker host %s matches %s. Check the selection, or set missing: ignore.'
                           % (client.docker_host, '; '.join(missing)), missing=missing)
     attached = read_attached(client, network, summaries)
-    check_static_addresses(network, declared, selected, attached)
+    check_static_addresses(network, declared, selected, attached, summaries)
     actions = plan(request, selected, attached)
     refuse_unsettable_mac(actions, declared)
     diff = describe(network['Name'], attached, actions, declared)
     # A network this worker does not know yet is joined by the name or id the user gave.
     network_ref = network['Id'] or request['network']
-    apply(client, network_ref, actions, check_mode)
+    apply(client, network_ref, actions, check_mode, network['Name'])
     network_id = network['Id']
     if network_id is None and actions and not check_mode:
         try:

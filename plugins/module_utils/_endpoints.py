@@ -12,6 +12,10 @@ itself are not settings.
 
 from __future__ import annotations
 
+import re
+
+from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
+
 SETTING_KEYS = ('aliases', 'ipv4_address', 'ipv6_address', 'links', 'driver_opts', 'mac_address', 'gw_priority')
 
 
@@ -26,11 +30,34 @@ def normalise_link(link):
 _normalise_link = normalise_link
 
 
+def automatic_aliases(container):
+    """The aliases Docker gives a container on a user-defined network by itself.
+
+    Docker before API 1.45 adds the container's short id, and Docker before 26
+    also its hostname (``Config.Hostname``, the short id unless the container
+    was created with one); Docker 26 and newer list both under ``DNSNames``
+    instead. Either way they resolve on every connect without being asked
+    for, so they are not settings: comparing them would reconnect such a
+    container (a service task with ``hostname`` included) on every run.
+    """
+    automatic = {container['Id'][:12]}
+    hostname = (container.get('Config') or {}).get('Hostname')
+    if hostname:
+        automatic.add(hostname)
+    return automatic
+
+
+def user_aliases(container, aliases):
+    """``aliases`` without the ones Docker adds by itself (sorted, no repeats)."""
+    automatic = automatic_aliases(container)
+    return sorted(set(a for a in aliases or [] if a not in automatic))
+
+
 def endpoint_settings(container, network_name, network_id=None):
     """The settings of ``container`` (an inspect result) on a network, or None when not attached.
 
-    The short id Docker before API 1.45 adds to the aliases is left out: nobody
-    declared it and Docker adds it again on every connect.
+    The aliases Docker adds by itself (``automatic_aliases``) are left out:
+    nobody declared them and Docker adds them again on every connect.
     """
     networks = (container.get('NetworkSettings') or {}).get('Networks') or {}
     # Docker keys the endpoint by the network's name, or by the reference it was
@@ -44,10 +71,9 @@ def endpoint_settings(container, network_name, network_id=None):
     if endpoint is None:
         return None
     ipam = endpoint.get('IPAMConfig') or {}
-    short_id = container['Id'][:12]
     mac = (endpoint.get('MacAddress') or '').lower() or None
     return {
-        'aliases': sorted(set(a for a in endpoint.get('Aliases') or [] if a != short_id)),
+        'aliases': user_aliases(container, endpoint.get('Aliases')),
         'ipv4_address': ipam.get('IPv4Address') or None,
         'ipv6_address': ipam.get('IPv6Address') or None,
         'links': sorted(_normalise_link(link) for link in endpoint.get('Links') or []),
@@ -113,21 +139,46 @@ def snapshot(client, network):
     return found
 
 
+def name_ids(text, names):
+    """``text`` with every container id of ``names`` (id -> name), full or a prefix of 12 or more, replaced by the name.
+
+    Docker's errors name containers by id ("container 3f1c... is not connected
+    to the network"); users know them by name.
+    """
+    for container_id, name in names.items():
+        if container_id and name:
+            text = re.sub(r'\b%s[0-9a-f]*' % re.escape(container_id[:12]), name, text)
+    return text
+
+
+def _naming_failure(client, doing, container_id, method, *args, **kwargs):
+    """``client.call``, whose failure names the container by its name (looked up only then)."""
+    try:
+        return client.call(doing % container_id[:12], method, *args, **kwargs)
+    except FabricError as exc:
+        try:
+            name = container_name(client.api.inspect_container(container_id))
+        except Exception:  # pylint: disable=broad-except  # gone, or the daemon went away: keep Docker's words
+            raise exc
+        raise FabricError(name_ids(exc.msg, {container_id: name}), **exc.details)
+
+
 def disconnect(client, network_id, container_id, what):
-    client.call('%s: disconnecting container %s' % (what, container_id[:12]),
-                client.api.disconnect_container_from_network, container_id, network_id, force=True)
+    _naming_failure(client, '%s: disconnecting container %%s' % what, container_id,
+                    client.api.disconnect_container_from_network, container_id, network_id, force=True)
 
 
 def connect(client, network_id, container_id, settings, what):
     """Connect with ``settings``. The MAC address is only sent where the API honours it on connect (1.44),
     a gateway priority where the API has it (1.48; the Docker SDK does not know it yet)."""
     kwargs = connect_kwargs(settings, keep_mac=client.speaks_at_least('1.44'))
-    doing = '%s: connecting container %s' % (what, container_id[:12])
+    doing = '%s: connecting container %%s' % what
     if settings.get('gw_priority') and client.speaks_at_least('1.48'):
-        client.call(doing, _connect_with_priority, client.api, container_id, network_id, settings['gw_priority'],
-                    kwargs)
+        _naming_failure(client, doing, container_id, _connect_with_priority, client.api, container_id, network_id,
+                        settings['gw_priority'], kwargs)
         return
-    client.call(doing, client.api.connect_container_to_network, container_id, network_id, **kwargs)
+    _naming_failure(client, doing, container_id, client.api.connect_container_to_network, container_id, network_id,
+                    **kwargs)
 
 
 def _connect_with_priority(api, container_id, network_id, priority, kwargs):

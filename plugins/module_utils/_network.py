@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import time
 
+from ansible_collections.docknet.fabric.plugins.module_utils._api_gates import version_at_least
 from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
 from ansible_collections.docknet.fabric.plugins.module_utils import _endpoints
 from ansible_collections.docknet.fabric.plugins.module_utils._network_info import list_services_if_manager
@@ -643,6 +644,91 @@ def purge_candidates(listing, driver, declared_names):
     return sorted(found, key=lambda n: (bool(n.get('ConfigOnly')), n['Name']))
 
 
+def _parent_of(network, listing):
+    """The parent interface a macvlan network of the listing uses: its own, or its config-only network's."""
+    parent = (network.get('Options') or {}).get('parent')
+    source = (network.get('ConfigFrom') or {}).get('Network')
+    if not parent and source:
+        parent = next(((n.get('Options') or {}).get('parent') for n in listing
+                       if n.get('Name') == source and n.get('ConfigOnly')), None)
+    return parent
+
+
+def _declared_parent(desired, declared_by_name, listing):
+    fields = desired['fields']
+    if fields.get('parent'):
+        return fields['parent']
+    source = fields.get('config_from')
+    if source in declared_by_name:
+        return declared_by_name[source]['fields'].get('parent')
+    return _parent_of({'ConfigFrom': {'Network': source}}, listing) if source else None
+
+
+def _describe_parent_user(network):
+    if network.get('ConfigOnly'):
+        return 'the config-only network %s (the swarm networks made from it use it on this host)' % network['Name']
+    return 'macvlan network %s' % network['Name']
+
+
+def check_parents(plans, listing):
+    """Refuse a macvlan network whose parent interface another macvlan network of this host uses.
+
+    Docker's macvlan driver takes one network per parent interface. A second
+    one fails on create naming the other by a dummy id ("dm-..."), and for a
+    config-only network, or one made from it, only when swarm tasks are
+    placed on the host. The listing (and the other networks of the task) tell
+    it before anything is created. A network made from a config-only network
+    shares that network's parent; a network being removed frees its parent.
+    """
+    declared_by_name = dict((p['desired']['name'], p['desired']) for p in plans if p['desired']['state'] == 'present')
+    going = set(p['network'] for p in plans if p['action'] in ('remove', 'recreate'))
+    users = {}  # parent -> [(name, description, config-only source of it)]
+    for network in listing:
+        if network['Name'] in going or not (network.get('Driver') == 'macvlan' or network.get('ConfigOnly')):
+            continue
+        parent = (network.get('Options') or {}).get('parent')
+        if parent:
+            users.setdefault(parent, []).append((network['Name'], _describe_parent_user(network)))
+    for plan in plans:
+        desired = plan['desired']
+        if desired['state'] != 'present' or plan['action'] not in ('create', 'recreate'):
+            continue
+        parent = _declared_parent(desired, declared_by_name, listing)
+        if not parent:
+            continue   # Docker gives a network without a parent a dummy interface of its own
+        own = (desired['name'], desired['fields'].get('config_from'))
+        others = [(name, text) for name, text in users.get(parent, []) if name not in own]
+        if others:
+            raise FabricError('network %s: parent %s is already used by %s on this Docker host, and Docker allows one '
+                              'macvlan network per parent interface. Use another parent (a VLAN sub-interface such as '
+                              '%s.10, or another interface), or remove %s first.'
+                              % (desired['name'], parent, others[0][1], parent, others[0][0]),
+                              network=desired['name'], parent=parent, used_by=[name for name, _text in others])
+        if not desired['fields'].get('config_from'):
+            users.setdefault(parent, []).append((desired['name'], _describe_parent_user(
+                {'Name': desired['name'], 'ConfigOnly': desired['fields'].get('config_only')})))
+
+
+# Docker 26 (API 1.45) is the first engine whose swarm overlays gave containers IPv6 addresses that work;
+# Docker 20.10's allocator hands out addresses its overlay driver then rejects (checked in the lab).
+DUAL_STACK_OVERLAY_API = '1.45'
+
+
+def dual_stack_overlay_problem(engine):
+    """Why the engine (its /version answer) cannot serve an overlay with enable_ipv6, or None."""
+    try:
+        if version_at_least(engine.get('ApiVersion') or '0.0', DUAL_STACK_OVERLAY_API):
+            return None
+    except ValueError:
+        return None
+    return ('Docker %s (API %s) accepts enable_ipv6 on an overlay network but cannot serve it: its swarm allocator '
+            'hands out IPv6 addresses that its overlay driver then rejects ("Invalid address ...: It does not belong '
+            'to any of this network\'s subnets", or "context deadline exceeded" when no IPv6 subnet is given), so '
+            'containers and service tasks fail to attach and the network is unusable. Dual-stack overlays need '
+            'Docker 26 (API %s) or newer on every node. Leave enable_ipv6 out (IPv4 only), or upgrade the engines'
+            % (engine.get('Version') or 'unknown', engine.get('ApiVersion') or 'unknown', DUAL_STACK_OVERLAY_API))
+
+
 # ---------------------------------------------------------------- the engine
 
 class Engine:
@@ -749,6 +835,10 @@ class Engine:
                               'current': network,
                               'desired': {'name': network['Name'], 'driver': self.driver, 'state': 'absent',
                                           'force': bool(params.get('force')), 'recreate': False, 'fields': {}}})
+        if self.driver == 'macvlan':
+            check_parents(plans, listing)
+        if self.driver == 'overlay':
+            self.check_dual_stack(plans)
         # Every refusal happens before the first write.
         for plan in plans:
             self.prepare(plan)
@@ -780,6 +870,21 @@ class Engine:
                          for p in plans],
             'diff': {'before': before, 'after': after},
         }
+
+    def check_dual_stack(self, plans):
+        """Refuse to make an overlay with enable_ipv6 on an engine that cannot serve it; warn about one that exists."""
+        dual = [p for p in plans if p['desired']['state'] == 'present' and p['desired']['fields'].get('enable_ipv6')]
+        if not dual:
+            return
+        engine = self.client.call('Reading the engine version', self.client.api.version, api_version=False)
+        problem = dual_stack_overlay_problem(engine or {})
+        if not problem:
+            return
+        for plan in dual:
+            if plan['action'] in ('create', 'recreate'):
+                raise FabricError('network %s: %s.' % (plan['network'], problem), network=plan['network'])
+        for plan in dual:
+            self.warn('network %s exists with enable_ipv6: %s.' % (plan['network'], problem))
 
     def prepare(self, plan):
         """Read what is attached to networks about to be replaced or removed, and refuse when it would lose it."""
@@ -916,6 +1021,11 @@ def explain_create_error(body, message):
     """Turn the daemon's words on a failed create into what to do (macvlan parents above all)."""
     parent = (body.get('Options') or {}).get('parent')
     lower = message.lower()
+    if parent and 'already using parent interface' in lower:
+        return ('network %s: parent %s is already used by another macvlan network of the Docker host (Docker names '
+                'it by a dummy interface, dm- and its short id), and Docker allows one macvlan network per parent '
+                'interface. Use another parent or remove that network first. Docker said: %s'
+                % (body['Name'], parent, message))
     if parent and ('parent interface' in lower or 'invalid subinterface' in lower or 'not found' in lower or 'no such' in lower
                    or 'link not found' in lower):
         if '.' in parent:
@@ -940,9 +1050,10 @@ def _public(view):
 
 def _public_plan(plan):
     out = {'network': plan['network'], 'action': plan['action']}
-    for key in ('differences', 'containers', 'services'):
+    # ``changes`` holds option names, as network_attachment's and swarm_service's ``changes`` do.
+    for key, shown in (('differences', 'changes'), ('containers', 'containers'), ('services', 'services')):
         if plan.get(key):
-            out[key] = [c['name'] if isinstance(c, dict) else c for c in plan[key]]
+            out[shown] = [c['name'] if isinstance(c, dict) else c for c in plan[key]]
     if plan.get('purge'):
         out['purge'] = True
     return out

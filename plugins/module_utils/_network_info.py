@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 
 from ansible_collections.docknet.fabric.plugins.module_utils._client import APIError
+from ansible_collections.docknet.fabric.plugins.module_utils._endpoints import user_aliases
 
 # Docker's own names for IPAM pool keys -> the snake_case names modules use.
 _IPAM_POOL_KEYS = (
@@ -97,8 +98,58 @@ def attachments_by_network(containers, network_ids_by_name, aliases_of=None, dns
     return attached
 
 
-def services_by_network(services, network_names_to_ids):
-    """Service listing -> {network id: [service summaries]}."""
+# A task the swarm no longer wants is history, not part of the service.
+_PAST_TASK_STATES = frozenset(('shutdown', 'remove', 'orphaned'))
+
+
+def _plain_address(text):
+    return str(text).split('/', 1)[0]
+
+
+def tasks_by_service(tasks, nodes):
+    """Task listing -> {service id: [tasks]}: the tasks the swarm wants, each with its node and addresses.
+
+    ``addresses`` maps network id -> the task's addresses there (without the
+    prefix length), as the manager recorded them when it allocated them: a
+    dnsrr service has no virtual IP, so these are its addresses.
+    """
+    hostnames = dict((n['ID'], (n.get('Description') or {}).get('Hostname') or n['ID']) for n in nodes or [])
+    found = {}
+    for task in tasks or []:
+        if task.get('DesiredState') in _PAST_TASK_STATES:
+            continue
+        status = task.get('Status') or {}
+        addresses = {}
+        for attachment in task.get('NetworksAttachments') or []:
+            network_id = (attachment.get('Network') or {}).get('ID')
+            if network_id:
+                addresses[network_id] = [_plain_address(a) for a in attachment.get('Addresses') or []]
+        found.setdefault(task.get('ServiceID'), []).append({
+            'id': task['ID'],
+            'slot': task.get('Slot'),
+            'node': hostnames.get(task.get('NodeID'), task.get('NodeID') or None),
+            'node_id': task.get('NodeID') or None,
+            'state': status.get('State'),
+            'desired_state': task.get('DesiredState'),
+            'error': status.get('Err') or None,
+            'addresses': addresses,
+        })
+    for entries in found.values():
+        entries.sort(key=lambda t: (t['slot'] is None, t['slot'] or 0, t['node'] or '', t['id']))
+    return found
+
+
+def _tasks_on(tasks, network_id):
+    """The tasks of one service with their addresses on one network only."""
+    return [dict(task, addresses=task['addresses'].get(network_id, [])) for task in tasks]
+
+
+def services_by_network(services, network_names_to_ids, tasks=None):
+    """Service listing -> {network id: [service summaries]}.
+
+    With ``tasks`` (from ``tasks_by_service``), each service lists its tasks
+    with their node and their addresses on that network.
+    """
     attached = {}
     for service in services:
         spec = service.get('Spec') or {}
@@ -114,6 +165,8 @@ def services_by_network(services, network_names_to_ids):
                 'virtual_ip': vips.get(network_id),
                 'endpoint_mode': ((spec.get('EndpointSpec') or {}).get('Mode') or 'vip'),
             })
+            if tasks is not None:
+                attached[network_id][-1]['tasks'] = _tasks_on(tasks.get(service['ID'], []), network_id)
     for entries in attached.values():
         entries.sort(key=lambda entry: entry['name'])
     return attached
@@ -174,12 +227,14 @@ def inspected_endpoints(client, containers, network_ids, network_ids_by_name):
         except APIError:  # removed between the listing and now
             continue
         for network_id, endpoint in endpoints_of(inspected, network_ids_by_name):
-            endpoints[(container_id, network_id)] = endpoint
+            # Aliases without those Docker adds by itself (short id, hostname); DNSNames as Docker gives them.
+            endpoints[(container_id, network_id)] = dict(endpoint,
+                                                         Aliases=user_aliases(inspected, endpoint.get('Aliases')))
     return endpoints
 
 
 def gather(client, names=None, drivers=None, labels=None):
-    """Everything network_info returns: three listings, plus one inspect per attached container."""
+    """Everything network_info returns: three listings (five on a manager with services), plus one inspect per attached container."""
     networks = client.call('Listing networks', client.api.networks)
     selected = [n for n in networks if network_selected(n, names, drivers, labels)]
     ids_by_name = {n['Name']: n['Id'] for n in networks}
@@ -195,7 +250,12 @@ def gather(client, names=None, drivers=None, labels=None):
     services = client.call('Listing services', list_services_if_manager, client)
     by_service = None
     if services is not None:
-        by_service = services_by_network(services, ids_by_name)
+        tasks = None
+        if services and selected:
+            # Two more listings, never one inspect per task: the manager knows every task's node and addresses.
+            tasks = tasks_by_service(client.call('Listing tasks', client.api.tasks),
+                                     client.call('Listing nodes', client.api.nodes))
+        by_service = services_by_network(services, ids_by_name, tasks)
     described = [describe_network(n, containers, by_service) for n in selected]
     described.sort(key=lambda entry: entry['name'])
     return {

@@ -312,11 +312,11 @@ actions:
   returned: success
   type: list
   elements: dict
-  sample: [{network: backend, action: recreate, differences: [ipam_config], containers: [web_1]}]
+  sample: [{network: backend, action: recreate, changes: [ipam_config], containers: [web_1]}]
   contains:
     network: {description: Network name., type: str, returned: always}
     action: {description: 'V(create), V(recreate) or V(remove).', type: str, returned: always}
-    differences: {description: The declared fields that differ (recreate only)., type: list, elements: str, returned: when recreating}
+    changes: {description: 'The options whose declared value differs, by option name, as in network_attachment (recreate only).', type: list, elements: str, returned: when recreating}
     containers: {description: Containers disconnected (and reconnected on recreate)., type: list, elements: str, returned: when any}
     purge: {description: The network was removed by O(purge)., type: bool, returned: when purged}
 networks:

@@ -41,6 +41,8 @@ options:
     - Host interface the containers attach to. A parent like V(eth0.50) makes Docker create an 802.1q VLAN link; on
       a host that cannot, the task fails saying so. A parent that does not exist on the Docker host fails with a clear
       message.
+    - Docker takes one macvlan network per parent. A parent that another macvlan network of the host uses (a
+      configuration-only one included) fails before anything is created, naming that network.
     type: str
     version_added: 0.1.0
   macvlan_mode:
@@ -202,6 +204,8 @@ options:
         - Host interface the containers attach to. A parent like V(eth0.50) makes Docker create an 802.1q VLAN link;
           on a host that cannot, the task fails saying so. A parent that does not exist on the Docker host fails with
           a clear message.
+        - A parent that another macvlan network of the host uses (a configuration-only one included) fails before
+          anything is created, naming that network.
         type: str
         version_added: 0.1.0
       macvlan_mode:
@@ -281,11 +285,11 @@ actions:
   returned: success
   type: list
   elements: dict
-  sample: [{network: backend, action: recreate, differences: [ipam_config], containers: [web_1]}]
+  sample: [{network: backend, action: recreate, changes: [ipam_config], containers: [web_1]}]
   contains:
     network: {description: Network name., type: str, returned: always}
     action: {description: 'V(create), V(recreate) or V(remove).', type: str, returned: always}
-    differences: {description: The declared fields that differ (recreate only)., type: list, elements: str, returned: when recreating}
+    changes: {description: 'The options whose declared value differs, by option name, as in network_attachment (recreate only).', type: list, elements: str, returned: when recreating}
     containers: {description: Containers disconnected (and reconnected on recreate)., type: list, elements: str, returned: when any}
     purge: {description: The network was removed by O(purge)., type: bool, returned: when purged}
 networks:

@@ -10,9 +10,10 @@ short_description: What networks a Docker host has, and what is attached to each
 version_added: 0.1.0
 description:
   - Lists the networks of one Docker host with their settings, the containers attached to each
-    (name, addresses, aliases) and, when the host is a swarm manager, the swarm services attached.
-  - Reads three listings from the daemon (networks, containers, services), never one inspect per
-    network, so it stays fast on hosts with many networks. Docker's container listing leaves out
+    (name, addresses, aliases) and, when the host is a swarm manager, the swarm services attached, each
+    with its tasks on every node (node and addresses on the network).
+  - Reads three listings from the daemon (networks, containers, services; on a manager with services also
+    tasks and nodes), never one inspect per network or task, so it stays fast on hosts with many networks. Docker's container listing leaves out
     endpoint aliases, so each container attached to a selected network is inspected once.
   - Containers are those of this host only; on an overlay network, containers of other nodes are
     reported by the network_info of those nodes.
@@ -100,7 +101,8 @@ networks:
       description:
         - Containers of this host attached to the network, running or stopped.
         - Addresses are empty for a stopped container.
-        - C(aliases) leaves out the container's own short id, which Docker before API 1.45 adds.
+        - C(aliases) leaves out the aliases Docker adds by itself, the container's short id (before API 1.45)
+          and its hostname (before Docker 26).
         - C(dns_names) (version 0.1.0) are all the names Docker's embedded DNS answers for this endpoint
           on the network (container name, aliases, short id, hostname), as Docker lists them (C(DNSNames),
           Docker API 1.44 and newer, Docker 25); V(null) on older daemons.
@@ -110,10 +112,20 @@ networks:
       sample: [{name: web_1, id: 3f1c..., running: true, ipv4_address: 10.10.0.2, ipv6_address: null,
                 mac_address: "02:42:0a:0a:00:02", aliases: [web], dns_names: [web_1, web, 3f1c0a2b9d11]}]
     services:
-      description: Swarm services attached to the network (C(name), C(id), C(aliases), C(virtual_ip), C(endpoint_mode)).
+      description:
+        - Swarm services attached to the network (C(name), C(id), C(aliases), C(virtual_ip), C(endpoint_mode)), each
+          with its C(tasks).
+        - C(tasks) are the tasks the swarm wants (not those it shut down), on every node, from the manager's task
+          and node listings (no inspect per task) - C(id), C(slot) (null for a global service), C(node) (hostname),
+          C(node_id), C(state), C(desired_state), C(error) and C(addresses), the task's addresses on this network
+          as the manager allocated them (without prefix length). For a C(dnsrr) service, which has no virtual IP,
+          these are the addresses its name resolves to.
       type: list
       elements: dict
       returned: when the host is a swarm manager
+      sample: [{name: web, id: 9x2..., aliases: [], virtual_ip: null, endpoint_mode: dnsrr,
+                tasks: [{id: 5vx..., slot: 1, node: node1, node_id: cj1..., state: running, desired_state: running,
+                         error: null, addresses: [10.0.2.3]}]}]
 swarm_manager:
   description: Whether the host is a swarm manager (and so whether C(services) was filled in).
   returned: success

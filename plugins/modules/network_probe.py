@@ -41,7 +41,9 @@ options:
     version_added: 0.1.0
   image:
     description:
-      - The probe image, present on the host.
+      - The probe image. It must already be on the Docker host - nothing is pulled, and an image that is
+        not there fails the task naming it. It needs busybox's C(nslookup), C(ping), C(nc) and C(timeout),
+        as V(busybox:stable) has once loaded on the host (C(docker load)), or the lab's V(docknet/probe:latest).
     type: str
     required: true
     version_added: 0.1.0
@@ -57,14 +59,17 @@ options:
         description: A DNS name (container, alias, service, C(tasks.<service>)) or an IP address.
         type: str
         required: true
+        version_added: 0.1.0
       port:
         description: A TCP port to connect to instead of an ICMP echo.
         type: int
+        version_added: 0.1.0
       expect:
         description: What the result should be.
         type: str
         choices: [reachable, unreachable, any]
         default: reachable
+        version_added: 0.1.0
   wait:
     description:
       - Seconds to wait for each target's answer.
@@ -85,7 +90,7 @@ EXAMPLES = r'''
 - name: The frontend reaches the web service by name, and cannot reach the database
   docknet.fabric.network_probe:
     networks: [frontend]
-    image: busybox:stable
+    image: docknet/probe:latest   # the lab's busybox image; any busybox image already on the host (nothing is pulled)
     targets:
       - name: web
         port: 80
@@ -95,7 +100,7 @@ EXAMPLES = r'''
 - name: An internal network has no way out
   docknet.fabric.network_probe:
     networks: [backend]
-    image: busybox:stable
+    image: docknet/probe:latest
     targets:
       - name: 192.0.2.1
         expect: unreachable

@@ -19,6 +19,10 @@ description:
   - Docker cannot change a network - a declared difference fails, naming the fields, containers and services,
     unless O(recreate=true).
   - Networks it creates carry the label C(docknet.fabric.managed=true).
+  - A dual-stack overlay (O(enable_ipv6=true)) needs Docker 26 (API 1.45) or newer. Docker 20.10 accepts it but
+    cannot serve it (containers and tasks fail to attach, the network is unusable), so on an older manager its
+    creation or recreation fails before any change, with the reason, and an existing one gets a warning. Only the
+    manager's engine is seen; every node that runs containers on the network needs Docker 26 or newer.
 extends_documentation_fragment:
   - docknet.fabric.docker
   - docknet.fabric.network
@@ -130,7 +134,7 @@ options:
         version_added: 0.1.0
       enable_ipv6:
         description:
-        - Enable IPv6 on the network.
+        - Enable IPv6 on the network. Needs Docker 26 or newer (see the description).
         type: bool
         version_added: 0.1.0
       internal:
@@ -237,11 +241,11 @@ actions:
   returned: success
   type: list
   elements: dict
-  sample: [{network: backend, action: recreate, differences: [ipam_config], containers: [web_1]}]
+  sample: [{network: backend, action: recreate, changes: [ipam_config], containers: [web_1]}]
   contains:
     network: {description: Network name., type: str, returned: always}
     action: {description: 'V(create), V(recreate) or V(remove).', type: str, returned: always}
-    differences: {description: The declared fields that differ (recreate only)., type: list, elements: str, returned: when recreating}
+    changes: {description: 'The options whose declared value differs, by option name, as in network_attachment (recreate only).', type: list, elements: str, returned: when recreating}
     containers: {description: Containers disconnected (and reconnected on recreate)., type: list, elements: str, returned: when any}
     purge: {description: The network was removed by O(purge)., type: bool, returned: when purged}
 networks:

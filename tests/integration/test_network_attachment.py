@@ -318,3 +318,58 @@ def test_links_driver_opts_and_a_refused_change_is_rolled_back(ansible, scene):
         except docker.errors.APIError:
             pass
         remove_network_when_released(client, auto_id)
+
+
+def test_hostname_aliases_and_the_gateway_docker_chose(ansible, lab):
+    """Issue 17 point 1, issue 11 point 6: Docker 20.10 adds the hostname to the aliases (no reconnect on
+    re-runs, the endpoint stays the same), and the gateway Docker chose itself is no free static address."""
+    client = lab.docker('node1')
+    prefix = unique('nh')
+    net, subnet = '%s-net' % prefix, '10.94.%d' % lab.info['id']
+    # A pool without a gateway: Docker takes the first address of the ip_range and does not show it.
+    ipam = {'Driver': 'default', 'Config': [{'Subnet': '%s.0/24' % subnet, 'IPRange': '%s.128/25' % subnet}]}
+    network_id = client.api.create_network(net, driver='bridge', ipam=ipam)['Id']
+    made = {}
+    try:
+        for role, hostname, running in (('web', 'webhost', True), ('plain', None, True), ('stopped', None, False)):
+            container = client.containers.create(IMAGE, ['sleep', '3600'], name='%s-%s' % (prefix, role),
+                                                 hostname=hostname)
+            made[role] = container.name
+            if running:
+                container.start()
+        attach = {'network': net, 'containers': [made['web']], 'aliases': ['web']}
+        with_hostname = dict(attach, aliases=['web', 'webhost'])
+        run = ansible.play([
+            {MODULE: attach},                                                     # 0
+            {MODULE: attach},                                                     # 1
+            {MODULE: attach, 'check_mode': True},                                 # 2
+            {MODULE: with_hostname},                                              # 3: declaring it is no change
+            {MODULE: {'network': net, 'containers': [made['plain']], 'ipv4_address': '%s.128' % subnet}},  # 4
+            {MODULE: {'network': net, 'containers': [made['stopped']], 'ipv4_address': '%s.128' % subnet}},  # 5
+        ])
+        assert ok(run, 0, True)['actions'] == [{'action': 'connect', 'container': made['web'], 'changes': []}]
+        first = endpoint(client, made['web'], net)
+        assert {'web', 'webhost'} <= set(first['Aliases'])                   # what Docker 20.10 does
+        for index in (1, 2, 3):
+            result = ok(run, index, False)
+            assert result['actions'] == [], (index, result)
+            assert result['containers'][0]['settings']['aliases'] == ['web']
+        assert endpoint(client, made['web'], net)['EndpointID'] == first['EndpointID']   # never reconnected
+        # The gateway Docker chose (the first address of the ip_range) is refused before any change,
+        # for a running container and a stopped one (which would no longer start).
+        gateway = client.api.inspect_container(made['web'])['NetworkSettings']['Networks'][net]['Gateway']
+        assert gateway == '%s.128' % subnet
+        failed(run, 4, 'ipv4_address %s.128 is already used on network %s by the gateway' % (subnet, net))
+        message = failed(run, 5, 'ipv4_address %s.128 is already used on network %s by the gateway' % (subnet, net))
+        assert 'Pick a free address' in message
+        assert endpoint(client, made['plain'], net) is None
+        assert endpoint(client, made['stopped'], net) is None
+        run = ansible.play([{MODULE: {'network': net, 'containers': [made['stopped']],
+                                      'ipv4_address': '%s.200' % subnet}}])
+        ok(run, 0, True)
+        client.api.start(made['stopped'])                                    # a free static address starts
+        assert endpoint(client, made['stopped'], net)['IPAddress'] == '%s.200' % subnet
+    finally:
+        for name in made.values():
+            client.api.remove_container(name, force=True)
+        remove_network_when_released(client, network_id)

@@ -87,7 +87,7 @@ def test_every_option_lifecycle(ansible, lab):
         assert again['diff']['before'] == again['diff']['after']
         assert_failed(refused, 'differs in labels, mtu', 'recreate: true')
         assert_ok(change_check, changed=True)
-        assert change_check['actions'] == [{'network': name, 'action': 'recreate', 'differences': ['labels', 'mtu']}]
+        assert change_check['actions'] == [{'network': name, 'action': 'recreate', 'changes': ['labels', 'mtu']}]
         assert change_check['diff']['before'][name]['labels'] == {'tier': 'back', 'team': 'net'}
         assert change_check['diff']['after'][name]['labels'] == {'tier': 'back'}
         assert_ok(change, changed=True)

@@ -45,9 +45,14 @@ def scene(swarm):
     service = client.services.create(IMAGE, ['sleep', '3600'], name='%s-svc' % prefix,
                                      networks=['%s-ov' % prefix])
     made['services'].append(service.id)
+    # A dnsrr service (no virtual IP: its tasks' addresses are the service) whose tasks set a hostname.
+    dnsrr = client.services.create(IMAGE, ['sleep', '3600'], name='%s-dns' % prefix, networks=['%s-ov' % prefix],
+                                   hostname='dnshost', endpoint_spec=docker.types.EndpointSpec(mode='dnsrr'),
+                                   mode=docker.types.ServiceMode('replicated', replicas=2))
+    made['services'].append(dnsrr.id)
     try:
         yield {'prefix': prefix, 'front': front, 'back': back, 'overlay': overlay,
-               'web': web.id, 'idle': idle.id, 'service': service.id}
+               'web': web.id, 'idle': idle.id, 'service': service.id, 'dnsrr': dnsrr.id}
     finally:
         for service_id in made['services']:
             client.api.remove_service(service_id)
@@ -104,13 +109,46 @@ def test_reports_attached_containers_with_addresses_and_aliases(ansible, scene):
 
 def test_reports_services_on_a_manager_only(ansible, scene):
     manager = by_name(ansible.module('docknet.fabric.network_info', {'name': ['%s-ov' % scene['prefix']]}))
-    [service] = manager['%s-ov' % scene['prefix']]['services']
-    assert service['id'] == scene['service'] and service['endpoint_mode'] == 'vip'
+    [service] = [s for s in manager['%s-ov' % scene['prefix']]['services'] if s['id'] == scene['service']]
+    assert service['endpoint_mode'] == 'vip'
     assert service['virtual_ip']
     worker = ansible.module('docknet.fabric.network_info', {'name': ['ingress']}, hosts='node2')
     assert_ok(worker, changed=False)
     assert worker['swarm_manager'] is False
     assert 'services' not in worker['networks'][0]
+
+
+def running_tasks(client, service_id, count, seconds=60):
+    deadline = time.time() + seconds
+    while True:
+        tasks = client.api.tasks(filters={'service': service_id, 'desired-state': 'running'})
+        if len([t for t in tasks if t['Status']['State'] == 'running']) == count:
+            return tasks
+        assert time.time() < deadline, tasks
+        time.sleep(1)
+
+
+def test_a_dnsrr_service_lists_its_tasks_with_node_and_addresses(ansible, swarm, scene):
+    """Issue 17 point 6: from the manager, every task with its node and its address on the network."""
+    client = swarm.docker('node1')
+    running_tasks(client, scene['dnsrr'], 2)
+    overlay = '%s-ov' % scene['prefix']
+    result = ansible.module('docknet.fabric.network_info', {'name': [overlay]})
+    assert_ok(result, changed=False)
+    [service] = [s for s in by_name(result)[overlay]['services'] if s['id'] == scene['dnsrr']]
+    assert service['endpoint_mode'] == 'dnsrr' and service['virtual_ip'] is None
+    tasks = service['tasks']
+    assert [t['slot'] for t in tasks] == [1, 2] and all(t['state'] == 'running' for t in tasks), tasks
+    # Each address is the one the task's container really has on that node.
+    for entry in tasks:
+        node = swarm.docker(entry['node'])
+        [container] = node.containers.list(filters={'label': 'com.docker.swarm.task.id=%s' % entry['id']})
+        endpoint = container.attrs['NetworkSettings']['Networks'][overlay]
+        assert entry['addresses'] == [endpoint['IPAddress']], (entry, endpoint)
+        assert 'dnshost' in endpoint['Aliases'] or node.version()['ApiVersion'] >= '1.45'
+    # The task containers of node1: the hostname Docker adds to their aliases is left out, as the short id.
+    local = [c for c in by_name(result)[overlay]['containers'] if c['name'].startswith('%s-dns.' % scene['prefix'])]
+    assert all('dnshost' not in c['aliases'] and c['id'][:12] not in c['aliases'] for c in local), local
 
 
 @pytest.mark.parametrize('filters, expected', [

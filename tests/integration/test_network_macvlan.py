@@ -75,7 +75,7 @@ def test_every_option_lifecycle(ansible, lab):
         assert_ok(again, changed=False)
         assert_ok(again_check, changed=False)
         assert_ok(change_check, changed=True)
-        assert change_check['actions'] == [{'network': name, 'action': 'recreate', 'differences': ['macvlan_mode']}]
+        assert change_check['actions'] == [{'network': name, 'action': 'recreate', 'changes': ['macvlan_mode']}]
         assert change_check['diff']['before'][name]['macvlan_mode'] == 'bridge'
         assert change_check['diff']['after'][name]['macvlan_mode'] == 'private'
         assert_ok(change, changed=True)
@@ -101,6 +101,30 @@ def test_parents_docker_cannot_use(ansible, lab):
         assert_failed(foreign, 'does not belong to the macvlan driver')
         assert_ok(ok)
         assert client.networks.list(names=[name]) == []
+
+
+def test_a_parent_another_macvlan_network_uses(ansible, lab):
+    """Issue 17 point 4 / issue 11 point 7: caught from the listing before anything is created, naming the other."""
+    client = lab.docker('node1')
+    name = unique('mvu')
+    with cleanup(lab, name):
+        run = ansible.play([
+            {MODULE: {'name': name + '-lan', 'parent': 'mv0'}},                                  # 0
+            {MODULE: {'name': name + '-two', 'parent': 'mv0'}},                                  # 1
+            {MODULE: {'name': name + '-cfg', 'parent': 'mv0', 'config_only': True}},            # 2
+            {MODULE: {'networks': [{'name': name + '-lan', 'state': 'absent'},                  # 3: freed, then taken
+                                   {'name': name + '-cfg', 'parent': 'mv0', 'config_only': True}]}},
+            {MODULE: {'name': name + '-lan', 'parent': 'mv0'}},                                  # 4
+        ])
+        first, two, config, swap, back = run.results()
+        assert_ok(first, changed=True)
+        assert_failed(two, 'network %s-two: parent mv0 is already used by macvlan network %s-lan on this Docker host'
+                      % (name, name), 'Use another parent')
+        assert_failed(config, 'network %s-cfg: parent mv0 is already used by macvlan network %s-lan' % (name, name))
+        assert_ok(swap, changed=True)
+        assert_failed(back, 'network %s-lan: parent mv0 is already used by the config-only network %s-cfg'
+                      % (name, name))
+        assert sorted(n.name for n in client.networks.list(names=[name])) == [name + '-cfg']
 
 
 def test_two_containers_on_one_node_reach_each_other(ansible, lab):

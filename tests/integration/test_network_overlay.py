@@ -76,7 +76,7 @@ def test_every_option_lifecycle(ansible, swarm):
         assert_ok(again_check, changed=False)
         assert_ok(change_check, changed=True)
         assert change_check['actions'] == [{'network': name, 'action': 'recreate',
-                                            'differences': ['encrypted', 'vxlan_ids']}]
+                                            'changes': ['encrypted', 'vxlan_ids']}]
         assert_ok(change, changed=True)
         assert not change.get('warnings')
         assert_ok(change_again, changed=False)
@@ -136,3 +136,31 @@ def test_containers_on_two_nodes_reach_each_other_by_name(ansible, swarm):
                                                      name=name + '-b', network=name, detach=True)
         code = probe.wait(timeout=60)['StatusCode']
         assert code == 0, probe.logs().decode()
+
+
+def test_dual_stack_overlay_by_engine_version(ansible, swarm):
+    """Issue 17 point 3: Docker before 26 accepts enable_ipv6 on an overlay but cannot serve it (refused before
+    any change, check mode too, with the reason); one that exists already is warned about."""
+    manager = swarm.docker('node1')
+    name = unique('ov6')
+    dual = {'name': name, 'attachable': True, 'enable_ipv6': True,
+            'ipam_config': [{'subnet': '10.62.0.0/24'}, {'subnet': 'fd00:62::/64'}]}
+    engine = manager.version()
+    old = tuple(int(part) for part in engine['ApiVersion'].split('.')) < (1, 45)
+    with cleanup(swarm, name):
+        run = ansible.play([{MODULE: dual, 'check_mode': True}, {MODULE: dual}])
+        if not old:
+            assert_ok(run.results()[1], changed=True)
+            return
+        for result in run.results():
+            assert_failed(result, 'network %s: Docker %s (API %s) accepts enable_ipv6 on an overlay network but '
+                          'cannot serve it' % (name, engine['Version'], engine['ApiVersion']),
+                          'Dual-stack overlays need Docker 26 (API 1.45) or newer on every node')
+        assert manager.networks.list(names=[name]) == []
+        # One made behind the module's back: a warning on every run, no failure.
+        manager.networks.create(name, driver='overlay', attachable=True, enable_ipv6=True, ipam=docker.types.IPAMConfig(
+            pool_configs=[docker.types.IPAMPool(subnet='10.62.0.0/24'), docker.types.IPAMPool(subnet='fd00:62::/64')]))
+        result = ansible.play([{MODULE: dual}]).results()[0]
+        assert_ok(result, changed=False)
+        assert any(w.startswith('network %s exists with enable_ipv6: Docker %s' % (name, engine['Version']))
+                   for w in result.get('warnings', [])), result

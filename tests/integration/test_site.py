@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import LAB_SCRIPT, REPO, Ansible, Lab
+from harness import ANSIBLE_PLAYBOOK, LAB_SCRIPT, REPO, Ansible, Lab
 
 pytestmark = pytest.mark.lab
 
@@ -121,6 +121,27 @@ def test_verify_prints_the_matrix_and_passes(runner):
     changed_per_host(run)
     assert 'node3    backend      db:80=reached' in run.stdout, run.stdout[-4000:]
     assert 'Every cell of the matrix is as expected.' in run.stdout
+
+
+def test_the_installed_collection_runs_its_playbooks_by_name(runner, tmp_path):
+    """What a user of the built tarball does (issue 17): ansible-playbook docknet.fabric.verify / site / teardown."""
+    built, installed = tmp_path / 'built', tmp_path / 'installed'
+    galaxy = str(Path(ANSIBLE_PLAYBOOK).with_name('ansible-galaxy'))
+    for argv in ([galaxy, 'collection', 'build', '--output-path', str(built), str(REPO)],
+                 [galaxy, 'collection', 'install', '-p', str(installed), *map(str, built.glob('*.tar.gz'))]):
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+    root = installed / 'ansible_collections' / 'docknet' / 'fabric'
+    env = {'ANSIBLE_COLLECTIONS_PATH': str(installed)}
+    demo = ['-i', str(root / 'playbooks' / 'demo')]
+    run = runner.playbook('docknet.fabric.verify', extra_args=demo, env=env)
+    changed_per_host(run)
+    assert 'Every cell of the matrix is as expected.' in run.stdout
+    for name in ('site', 'teardown'):
+        run = runner.playbook('docknet.fabric.%s' % name, extra_args=demo + ['--syntax-check'], env=env)
+        # Found in the installed copy, not in the checkout.
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert 'playbook: %s' % (root / 'playbooks' / ('%s.yml' % name)) in run.stdout, run.stdout
 
 
 def test_a_new_node_joins_alone(site_lab, runner, tmp_path):

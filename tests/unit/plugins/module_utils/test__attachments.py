@@ -181,6 +181,42 @@ def test_check_static_addresses_accepts(network, declared, selected):
     eng.check_static_addresses(network, declared, selected, ATTACHED)
 
 
+@pytest.mark.parametrize('pool, gateway', [
+    ({'Subnet': '10.5.0.0/24'}, '10.5.0.1'),
+    ({'Subnet': '10.5.0.0/24', 'IPRange': '10.5.0.128/25'}, '10.5.0.128'),   # as Docker 20.10 chose it
+    ({'Subnet': '10.5.0.0/24', 'IPRange': '10.5.0.0/25'}, '10.5.0.1'),
+    ({'Subnet': 'fd00:5::/64'}, 'fd00:5::1'),
+    ({'Subnet': 'garbage'}, None),
+    ({}, None),
+])
+def test_default_gateway(pool, gateway):
+    assert eng.default_gateway(pool) == gateway
+
+
+NO_GATEWAY = dict(NETWORK, IPAM={'Driver': 'default', 'Config': [{'Subnet': '10.5.0.0/24', 'IPRange': '10.5.0.128/25'},
+                                                                 {'Subnet': 'fd00:5::/64'}]})
+SEEN = [summary('z', 'other', networks={'backend': dict(endpoint(), Gateway='10.5.0.254', IPv6Gateway='')})]
+
+
+@pytest.mark.parametrize('network, declared, summaries, message', [
+    (NO_GATEWAY, {'ipv4_address': '10.5.0.128'}, (), 'ipv4_address 10.5.0.128 is already used on network backend by the '
+                                                     'gateway Docker chose itself (pool 10.5.0.0/24 declares none)'),
+    (NO_GATEWAY, {'ipv6_address': 'fd00:5::1'}, (), 'by the gateway Docker chose itself (pool fd00:5::/64'),
+    (NO_GATEWAY, {'ipv4_address': '10.5.0.254'}, SEEN, 'ipv4_address 10.5.0.254 is already used on network backend by the gateway'),
+    (dict(NO_GATEWAY, IPAM={'Driver': 'other', 'Config': [{'Subnet': '10.5.0.0/24'}]}), {'ipv4_address': '10.5.0.254'}, SEEN,
+     'by the gateway'),
+])
+def test_check_static_addresses_rejects_the_gateway_docker_chose(network, declared, summaries, message):
+    with pytest.raises(FabricError) as caught:
+        eng.check_static_addresses(network, declared, [LISTING[0]], {}, summaries)
+    assert message in caught.value.msg
+
+
+def test_another_ipam_driver_chooses_its_own_gateway():
+    network = dict(NO_GATEWAY, IPAM={'Driver': 'other', 'Config': [{'Subnet': '10.5.0.0/24'}]})
+    eng.check_static_addresses(network, {'ipv4_address': '10.5.0.1'}, [LISTING[0]], {})
+
+
 # --- compare ---------------------------------------------------------------------------------
 
 ACTUAL = {'aliases': ['web'], 'ipv4_address': '10.5.0.9', 'ipv6_address': 'fd00:5::9', 'links': ['db:db'],
@@ -214,6 +250,45 @@ def test_differences_normalise_the_actual_side():
                                     'driver_opts': {'a': '1'}}) == {}
 
 
+@pytest.mark.parametrize('actual_aliases, declared, automatic, changed', [
+    (['web'], ['web', 'myhost'], {'myhost', 'a' * 12}, []),             # the hostname declared too: no difference
+    (['web'], ['web', 'a' * 12], {'myhost', 'a' * 12}, []),             # the short id declared too
+    (['web'], ['web'], {'myhost'}, []),
+    ([], ['myhost'], {'myhost'}, []),
+    (['web'], ['www'], {'myhost'}, ['aliases']),
+    (['web'], [], {'myhost'}, ['aliases']),
+])
+def test_differences_leave_out_the_aliases_docker_adds(actual_aliases, declared, automatic, changed):
+    actual = dict(ACTUAL, aliases=actual_aliases)
+    assert sorted(eng.differences(actual, {'aliases': declared}, automatic)) == changed
+
+
+@pytest.mark.parametrize('config, aliases, expected', [
+    ({'Hostname': 'myhost'}, ['web', 'myhost', 'a' * 12], ['web']),         # Docker 20.10: hostname and short id
+    ({'Hostname': 'a' * 12}, ['web', 'a' * 12], ['web']),                   # default hostname is the short id
+    ({}, ['web', 'a' * 12], ['web']),
+    ({'Hostname': 'myhost'}, ['web'], ['web']),                             # Docker 26+: both under DNSNames
+    ({'Hostname': 'myhost'}, None, []),
+])
+def test_endpoint_settings_leave_out_the_aliases_docker_adds(config, aliases, expected):
+    container = inspected('a', 'web', networks={'backend': dict(endpoint(), Aliases=aliases)})
+    container['Config'].update(config)
+    assert _endpoints.endpoint_settings(container, 'backend', NET_ID)['aliases'] == expected
+
+
+def test_a_container_with_a_hostname_is_not_reconnected():
+    """Docker 20.10 adds the hostname to the aliases: a re-run with the same aliases changes nothing."""
+    networks = {'backend': endpoint(['web', 'myhost'], short=cid('a')[:12])}
+    api = scene(read_only=True)
+    api._containers[0] = summary('a', 'app_web_1', {'svc': 'web'}, networks)
+    api._inspects[cid('a')] = inspected('a', 'app_web_1', {'svc': 'web'}, networks)
+    api._inspects[cid('a')]['Config']['Hostname'] = 'myhost'
+    for aliases in (['web'], ['web', 'myhost']):
+        result = eng.run(client_for(api), params(containers=['app_web_1'], aliases=aliases), check_mode=True)
+        assert result['actions'] == [] and result['changed'] is False
+        assert result['containers'][0]['settings']['aliases'] == ['web']
+
+
 def test_wanted_settings_keep_what_is_not_declared():
     assert eng.wanted_settings(ACTUAL, {'aliases': ['x']}) == dict(ACTUAL, aliases=['x'])
     assert eng.wanted_settings(None, {'aliases': ['x']}) == dict(eng._EMPTY, aliases=['x'])
@@ -242,6 +317,16 @@ def test_endpoint_settings_normalise():
         'aliases': ['web', 'www'], 'ipv4_address': '10.5.0.9', 'ipv6_address': None,
         'links': ['cache:c', 'db:database'], 'driver_opts': {'x': 'y'}, 'mac_address': '02:42:0a:05:00:09',
         'gw_priority': 0}
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('container %s is not connected to the network x' % cid('a'), 'container web is not connected to the network x'),
+    ('connecting container %s: refused' % cid('a')[:12], 'connecting container web: refused'),
+    ('container %s is not running' % cid('b'), 'container %s is not running' % cid('b')),
+    ('short %s' % cid('a')[:8], 'short %s' % cid('a')[:8]),
+])
+def test_name_ids(text, expected):
+    assert _endpoints.name_ids(text, {cid('a'): 'web'}) == expected
 
 
 @pytest.mark.parametrize('container, name', [
@@ -369,7 +454,10 @@ def test_a_refused_reconnect_puts_the_old_settings_back():
     api = scene(refuse=lambda kwargs: 'new' in kwargs.get('aliases', []))
     with pytest.raises(FabricError) as caught:
         eng.run(client_for(api), params(containers=['app_web_1'], aliases=['new']), check_mode=False)
-    assert 'refused' in caught.value.msg and 'was put back on network %s' % NET_ID in caught.value.msg
+    assert 'refused' in caught.value.msg and 'was put back on network backend' in caught.value.msg
+    # Names, not ids: the network's and the container's.
+    assert 'Network backend: connecting container app_web_1' in caught.value.msg
+    assert NET_ID[:12] not in caught.value.msg and cid('a')[:12] not in caught.value.msg
     assert api.writes == [('disconnect', 'a', NET_ID), ('connect', 'a', NET_ID, {'aliases': ['web']})]
 
 

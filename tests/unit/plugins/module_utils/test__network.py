@@ -224,6 +224,58 @@ def test_create_errors_are_explained(parent, message, fragment):
     assert fragment in net.explain_create_error(body, message)
 
 
+def test_docker_naming_the_other_macvlan_by_a_dummy_id_is_explained():
+    body = {'Name': 'n', 'Options': {'parent': 'mv0'}}
+    text = net.explain_create_error(body, 'network dm-03e8d2c5fb93 is already using parent interface mv0')
+    assert 'parent mv0 is already used by another macvlan network' in text and 'does not exist' not in text
+
+
+LAN = listing_entry('lan', driver='macvlan', options={'parent': 'mv0'})
+CFG = listing_entry('cfg', driver='null', options={'parent': 'mv1'}, ConfigOnly=True)
+SCOPED = listing_entry('scoped', driver='macvlan', ConfigFrom={'Network': 'cfg'}, Scope='swarm')
+VLAN = listing_entry('vlan', driver='macvlan', options={'parent': 'mv0.10'})
+
+
+def macvlan_plans(listing, *entries):
+    plans = []
+    for params in entries:
+        entry = desired('macvlan', **params)
+        plan = net.plan_network(entry, net.find_network(listing, entry['name'], 'macvlan'))
+        plan['desired'] = entry
+        plans.append(plan)
+    return plans
+
+
+@pytest.mark.parametrize('entries, fragment', [
+    ([dict(name='new', parent='mv0')], 'network new: parent mv0 is already used by macvlan network lan on this '
+                                        'Docker host, and Docker allows one macvlan network per parent interface'),
+    ([dict(name='new', parent='mv1')], 'parent mv1 is already used by the config-only network cfg'),
+    ([dict(name='cfg2', parent='mv1', config_only=True)], 'parent mv1 is already used by the config-only network cfg'),
+    ([dict(name='lan', parent='mv0', macvlan_mode='private', recreate=True), dict(name='new', parent='mv0')],
+     'network new: parent mv0 is already used by macvlan network lan'),
+    ([dict(name='a', parent='mv2'), dict(name='b', parent='mv2')], 'network b: parent mv2 is already used by macvlan network a'),
+    ([dict(name='c2', parent='mv2', config_only=True), dict(name='s2', config_from='c2'), dict(name='l2', parent='mv2')],
+     'network l2: parent mv2 is already used by the config-only network c2'),
+    ([dict(name='s3', config_from='cfg'), dict(name='l3', parent='mv1')], 'network l3: parent mv1'),
+])
+def test_a_parent_used_by_another_macvlan_network_is_refused(entries, fragment):
+    with pytest.raises(FabricError) as caught:
+        net.check_parents(macvlan_plans([LAN, CFG, SCOPED, VLAN], *entries), [LAN, CFG, SCOPED, VLAN])
+    assert fragment in caught.value.msg
+
+
+@pytest.mark.parametrize('entries', [
+    [dict(name='lan', parent='mv0')],                                                # itself, unchanged
+    [dict(name='lan', parent='mv0', macvlan_mode='private', recreate=True)],        # itself, recreated
+    [dict(name='lan', state='absent'), dict(name='new', parent='mv0')],             # its parent is freed first
+    [dict(name='s4', config_from='cfg')],                                            # made from the config-only network
+    [dict(name='new', parent='mv0.20'), dict(name='dummy')],                         # another sub-interface; no parent
+    [dict(name='c5', parent='mv5', config_only=True), dict(name='s5', config_from='c5')],
+])
+def test_parents_free_for_the_network(entries):
+    net.check_parents(macvlan_plans([LAN, CFG, SCOPED, VLAN], *entries), [LAN, CFG, SCOPED, VLAN])
+
+
 @pytest.mark.parametrize('settings, pools, lost', [
     ({'ipv4_address': '10.0.0.5'}, [{'subnet': '10.0.0.0/24'}], []),
     ({'ipv4_address': '10.0.0.5'}, [{'subnet': '10.1.0.0/24'}], ['10.0.0.5']),
@@ -336,6 +388,44 @@ def test_overlay_needs_a_manager():
     with pytest.raises(FabricError) as info:
         net.run(DoubleClient(api), dict(name='o'), 'overlay', True)
     assert 'must run against a swarm manager' in info.value.msg and 'swarm worker' in info.value.msg
+
+
+@pytest.mark.parametrize('engine, refused', [
+    ({'Version': '20.10.24+dfsg1', 'ApiVersion': '1.41'}, True),
+    ({'Version': '25.0.5', 'ApiVersion': '1.44'}, True),
+    ({'Version': '26.1.5', 'ApiVersion': '1.45'}, False),
+    ({'Version': '28.5.1', 'ApiVersion': '1.51'}, False),
+    ({}, True),
+    ({'ApiVersion': 'garbage'}, False),
+])
+def test_dual_stack_overlay_problem(engine, refused):
+    assert (net.dual_stack_overlay_problem(engine) is not None) is refused
+
+
+DUAL = dict(name='v6', enable_ipv6=True, ipam_config=[{'subnet': '10.81.0.0/24'}, {'subnet': 'fd00:81::/64'}])
+
+
+@pytest.mark.parametrize('check_mode', [True, False])
+def test_a_dual_stack_overlay_on_docker_20_10_is_refused_before_any_change(check_mode):
+    api = ReadOnlyApi([])
+    api.version = lambda api_version=True: {'Version': '20.10.24+dfsg1', 'ApiVersion': '1.41'}
+    with pytest.raises(FabricError) as info:
+        net.run(DoubleClient(api), dict(networks=[dict(name='plain'), DUAL]), 'overlay', check_mode)
+    assert info.value.msg.startswith('network v6: Docker 20.10.24+dfsg1 (API 1.41) accepts enable_ipv6 on an overlay')
+    assert 'Leave enable_ipv6 out (IPv4 only), or upgrade the engines.' in info.value.msg
+
+
+def test_an_existing_dual_stack_overlay_is_warned_about_and_newer_engines_pass():
+    existing = listing_entry('v6', driver='overlay', EnableIPv6=True, Scope='swarm',
+                             pools=[{'Subnet': '10.81.0.0/24'}, {'Subnet': 'fd00:81::/64'}])
+    api = ReadOnlyApi([existing])
+    api.version = lambda api_version=True: {'Version': '20.10.24', 'ApiVersion': '1.41'}
+    warnings = []
+    result = net.Engine(DoubleClient(api), 'overlay', True, warn=warnings.append).run(DUAL)
+    assert result['changed'] is False and len(warnings) == 1 and warnings[0].startswith('network v6 exists with enable_ipv6')
+    api = ReadOnlyApi([])
+    api.version = lambda api_version=True: {'Version': '26.1.5', 'ApiVersion': '1.45'}
+    assert net.run(DoubleClient(api), DUAL, 'overlay', True)['changed'] is True
 
 
 class RecordingApi(ReadOnlyApi):
@@ -490,3 +580,15 @@ def test_overlay_view_has_no_enable_ipv4():
     # Docker refuses to disable IPv4 on a swarm-scoped network; overlay_network has no such option.
     assert 'enable_ipv4' not in net.actual_view(listing_entry(driver='overlay'), 'overlay')
     assert 'enable_ipv4' not in net.network_spec('overlay')
+
+
+@pytest.mark.parametrize('driver', ['bridge', 'overlay', 'macvlan'])
+def test_changes_are_named_by_option(driver):
+    """``actions[].changes`` lists the declared fields that differ: each is an option of the module."""
+    params = {'name': 'n', 'ipam_config': [{'subnet': '10.0.0.0/24'}], 'ipam_driver': 'default', 'ipam_options': {},
+              'enable_ipv6': False, 'internal': True, 'attachable': True, 'labels': {'a': 'b'}, 'options': {}}
+    params.update(dict((option, None) for option in net.DRIVER_OPTIONS[driver]))
+    fields = set(net.normalise_network(params, driver)['fields']) | set(net.DRIVER_OPTIONS[driver])
+    if driver == 'macvlan':
+        fields |= {'config_only', 'config_from'}
+    assert fields <= set(net.network_spec(driver))

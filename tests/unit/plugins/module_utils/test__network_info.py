@@ -12,6 +12,7 @@ from ansible_collections.docknet.fabric.plugins.module_utils._network_info impor
     label_matches,
     network_selected,
     services_by_network,
+    tasks_by_service,
 )
 
 
@@ -108,3 +109,47 @@ def test_services_map_targets_given_by_name_or_id():
         {'name': 'api', 'id': 's1', 'aliases': ['a'], 'virtual_ip': None, 'endpoint_mode': 'dnsrr'},
         {'name': 'web', 'id': 's2', 'aliases': [], 'virtual_ip': '10.0.0.9/24', 'endpoint_mode': 'vip'},
     ]}
+
+
+def task(task_id, service, node, desired='running', state='running', slot=None, attachments=(), err=None):
+    return {'ID': task_id, 'ServiceID': service, 'NodeID': node, 'Slot': slot, 'DesiredState': desired,
+            'Status': {'State': state, 'Err': err},
+            'NetworksAttachments': [{'Network': {'ID': net}, 'Addresses': list(addresses)} for net, addresses in attachments]}
+
+
+NODES = [{'ID': 'node-a', 'Description': {'Hostname': 'node1'}}, {'ID': 'node-b', 'Description': {}}]
+
+
+@pytest.mark.parametrize('tasks, expected', [
+    # Current tasks only, ordered by slot; the node by hostname (by id when the node has none).
+    ([task('t2', 's1', 'node-b', slot=2, attachments=[('n1', ['10.0.1.3/24', 'fd00::3/64'])]),
+      task('t1', 's1', 'node-a', slot=1, attachments=[('n1', ['10.0.1.2/24']), ('n2', ['10.0.2.2/24'])]),
+      task('t0', 's1', 'node-a', slot=1, desired='shutdown', state='failed', err='task: non-zero exit (1)')],
+     {'s1': [{'id': 't1', 'slot': 1, 'node': 'node1', 'node_id': 'node-a', 'state': 'running', 'desired_state': 'running',
+              'error': None, 'addresses': {'n1': ['10.0.1.2'], 'n2': ['10.0.2.2']}},
+             {'id': 't2', 'slot': 2, 'node': 'node-b', 'node_id': 'node-b', 'state': 'running', 'desired_state': 'running',
+              'error': None, 'addresses': {'n1': ['10.0.1.3', 'fd00::3']}}]}),
+    # A global service's task has no slot; a task not yet placed has no node; a rejected one says why.
+    ([task('g1', 's2', 'node-a'), task('p1', 's3', '', state='pending'),
+      task('r1', 's4', 'node-b', state='rejected', err='no such image')],
+     {'s2': [{'id': 'g1', 'slot': None, 'node': 'node1', 'node_id': 'node-a', 'state': 'running',
+              'desired_state': 'running', 'error': None, 'addresses': {}}],
+      's3': [{'id': 'p1', 'slot': None, 'node': None, 'node_id': None, 'state': 'pending', 'desired_state': 'running',
+              'error': None, 'addresses': {}}],
+      's4': [{'id': 'r1', 'slot': None, 'node': 'node-b', 'node_id': 'node-b', 'state': 'rejected',
+              'desired_state': 'running', 'error': 'no such image', 'addresses': {}}]}),
+    ([], {}),
+])
+def test_tasks_by_service(tasks, expected):
+    assert tasks_by_service(tasks, NODES) == expected
+
+
+def test_services_list_their_tasks_with_the_addresses_on_each_network():
+    services = [{'ID': 's1', 'Spec': {'Name': 'api', 'EndpointSpec': {'Mode': 'dnsrr'},
+                                      'TaskTemplate': {'Networks': [{'Target': 'n1'}, {'Target': 'n2'}]}}}]
+    tasks = tasks_by_service([task('t1', 's1', 'node-a', slot=1, attachments=[('n1', ['10.0.1.2/24']),
+                                                                                ('n2', ['10.0.2.2/24'])])], NODES)
+    attached = services_by_network(services, {}, tasks)
+    assert [t['addresses'] for t in attached['n1'][0]['tasks']] == [['10.0.1.2']]
+    assert [t['addresses'] for t in attached['n2'][0]['tasks']] == [['10.0.2.2']]
+    assert 'tasks' not in services_by_network(services, {})['n1'][0]
