@@ -93,19 +93,23 @@ sanity: $(SANITY_VENV)/.installed
 lint:
 	$(BIN)/ansible-lint --profile production
 
-# The lab is brought down afterwards whatever the outcome; KEEP_LAB=1 keeps it for the next run.
-integration: lab-up
+# The tests' shared lab is never the demo's ($(LAB_ID)): make demo then make test works.
+# It is brought down afterwards whatever the outcome; KEEP_LAB=1 keeps it for the next run.
+TEST_LAB_ID ?= 1
+integration: export DOCKNET_LAB_ID := $(TEST_LAB_ID)
+integration: host-deps
 	rc=0; $(BIN)/python -m pytest tests/integration -v --durations=15 || rc=$$?; \
-	if [ -z "$(KEEP_LAB)" ]; then $(LAB) down; fi; exit $$rc
+	if [ -z "$(KEEP_LAB)" ]; then LAB_ID=$(TEST_LAB_ID) $(LAB) down; fi; exit $$rc
 
 # The module integration tests again with the oldest ansible-core we support (not part of
 # make test, for time): make integration-oldest
 OLDEST_ANSIBLE_CORE ?= ansible-core>=2.17,<2.18
-integration-oldest: lab-up
+integration-oldest: export DOCKNET_LAB_ID := $(TEST_LAB_ID)
+integration-oldest: host-deps
 	test -x .build/venv-oldest/bin/python || $(PYTHON) -m venv .build/venv-oldest
 	.build/venv-oldest/bin/pip install --quiet "$(OLDEST_ANSIBLE_CORE)" -r requirements.txt pytest
 	rc=0; .build/venv-oldest/bin/python -m pytest tests/integration -q --ignore tests/integration/test_site.py || rc=$$?; \
-	if [ -z "$(KEEP_LAB)" ]; then $(LAB) down; fi; exit $$rc
+	if [ -z "$(KEEP_LAB)" ]; then LAB_ID=$(TEST_LAB_ID) $(LAB) down; fi; exit $$rc
 
 # Molecule, delegated driver: each scenario's create/destroy bring lab $(MOLECULE_LAB_ID) up and down.
 # make test runs them all: the site scenario and one per role.
