@@ -565,3 +565,67 @@ def test_a_recorded_recreation_is_finished_first():
                          ('forget', recreation.volume_name('n'))]
     assert result['changed'] is True
     assert result['actions'] == [{'network': 'n', 'action': 'resume', 'containers': ['web'], 'gone': ['gone']}]
+
+
+def test_a_container_that_cannot_rejoin_rolls_the_recreation_back():
+    def on(name, ip=None):
+        ipam = {'IPv4Address': ip} if ip else {}
+        return {'Id': name * 64, 'Name': '/' + name, 'State': {'Running': True},
+                'NetworkSettings': {'Networks': {'n': {'NetworkID': 'n' + '-id' * 8, 'IPAMConfig': ipam}}}}
+    old = listing_entry('n', pools=[{'Subnet': '10.0.0.0/24', 'Gateway': '10.0.0.1'}])
+    api = RecordingApi([old], containers=[on('a', '10.0.0.5'), on('b')])
+    connect = api.connect_container_to_network
+
+    refused = []
+
+    def refuse_b_on_the_new_network(container, network, **kwargs):
+        # The double gives the restored network the same id: refuse b once, on the new network only.
+        if container.startswith('b') and network == 'new-n' and not refused:
+            refused.append(container)
+            raise APIError('no more addresses')
+        connect(container, network, **kwargs)
+    api.connect_container_to_network = refuse_b_on_the_new_network
+    with pytest.raises(FabricError) as info:
+        net.run(CallingClient(api), dict(name='n', labels={'v': '2'}, recreate=True), 'bridge', False)
+    assert 'could not join it: b' in info.value.msg and 'put back as it was' in info.value.msg
+    record = recreation.volume_name('n')
+    assert api.calls == [
+        ('record', record),
+        ('disconnect', 'a', old['Id']), ('disconnect', 'b', old['Id']), ('remove', old['Id']),
+        ('create', 'n', ['10.0.0.0/24']),
+        ('connect', 'a', 'new-n', {'ipv4_address': '10.0.0.5'}),          # static first
+        ('disconnect', 'a', 'new-n'), ('remove', 'new-n'),                  # roll back
+        ('create', 'n', ['10.0.0.0/24']),
+        ('connect', 'a', 'new-n', {'ipv4_address': '10.0.0.5'}), ('connect', 'b', 'new-n', {}),
+        ('forget', record),
+    ]
+    assert info.value.details['changed'] is True
+
+
+def test_a_worker_never_purges_a_swarm_wide_network():
+    listing = [listing_entry('cfg', driver='null', ConfigOnly=True),
+               listing_entry('lan', driver='macvlan', labels={}, ConfigFrom={'Network': 'cfg'}, Scope='swarm')]
+    api = ReadOnlyApi(listing)
+    api.info = lambda: {'Swarm': {'LocalNodeState': 'active', 'ControlAvailable': False}}
+    result = net.run(DoubleClient(api), dict(networks=[{'name': 'cfg', 'config_only': True}], purge=True),
+                     'macvlan', True)
+    assert result['changed'] is False and result['actions'] == []
+
+
+def test_removing_two_networks_of_one_service_reads_it_before_each_update(monkeypatch):
+    a = listing_entry('a', driver='overlay', Scope='swarm')
+    b = listing_entry('b', driver='overlay', Scope='swarm')
+    service = {'ID': 's1', 'Version': {'Index': 1},
+               'Spec': {'Name': 'web', 'TaskTemplate': {'Networks': [{'Target': a['Id']}, {'Target': b['Id']}]}}}
+    api = RecordingApi([a, b])
+    api.services = lambda: [service]
+    api.inspect_service = lambda service_id: service
+    posted = []
+    api._post_json = lambda url, data=None, params=None: (
+        posted.append((url, params['version'], [t['Target'] for t in data['TaskTemplate']['Networks']])),
+        service.update({'Version': {'Index': service['Version']['Index'] + 1}, 'Spec': data}))
+    monkeypatch.setattr(net.Engine, '_remove_when_released',
+                        lambda self, network, name, seconds=60: api.remove_network(network['Id']))
+    net.run(CallingClient(api), dict(networks=[{'name': 'a', 'state': 'absent'}, {'name': 'b', 'state': 'absent'}],
+                                     force=True), 'overlay', False)
+    assert posted == [('/services/s1/update', 1, [b['Id']]), ('/services/s1/update', 2, [])]
