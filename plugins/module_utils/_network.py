@@ -955,6 +955,13 @@ class Engine:
             if plan.get('new_id') and plan['new_id'] not in [n['Id'] for n in matches[:1]]:
                 plan['new_id'] = keep['Id']
 
+    def _made_meanwhile(self, plan):
+        """The network of that name another run made since our listing, when it is as declared; else None."""
+        matches = oldest_first([n for n in self.list_networks() if n.get('Name') == plan['network']])
+        if matches and plan_network(plan['desired'], matches[0])['action'] == 'none':
+            return matches[0]
+        return None
+
     # -- crash recovery
     def resume_records(self, desired, listing):
         """Finish the recreations a crash interrupted, for the networks this task declares."""
@@ -1053,7 +1060,16 @@ class Engine:
             return
         name = plan['network']
         if action == 'create':
-            created = self._create(create_body(plan['desired'], self.driver))
+            try:
+                created = self._create(create_body(plan['desired'], self.driver))
+            except FabricError as exc:
+                existing = self._made_meanwhile(plan) if 'already exists' in exc.msg else None
+                if existing is None:
+                    raise
+                # A concurrent run created it between our listing and our create: it is there, as declared.
+                self.writer.attempted = None
+                plan.update(action='none', id=existing['Id'], made_meanwhile=True)
+                return
             plan['new_id'] = (created or {}).get('Id')
             return
         network = plan['current']

@@ -629,3 +629,15 @@ def test_removing_two_networks_of_one_service_reads_it_before_each_update(monkey
     net.run(CallingClient(api), dict(networks=[{'name': 'a', 'state': 'absent'}, {'name': 'b', 'state': 'absent'}],
                                      force=True), 'overlay', False)
     assert posted == [('/services/s1/update', 1, [b['Id']]), ('/services/s1/update', 2, [])]
+
+
+def test_a_network_another_run_created_meanwhile_is_taken_as_it_is():
+    api = RecordingApi([])
+    listings = iter([[], [listing_entry('n')]])
+    api.networks = lambda: next(listings)
+
+    def refuse(url, data=None, params=None):
+        raise APIError('network with name n already exists')
+    api._post_json = refuse
+    result = net.run(CallingClient(api), dict(name='n'), 'bridge', False)
+    assert result['changed'] is False and result['networks'] == [{'name': 'n', 'action': 'none', 'id': 'n' + '-id' * 8}]
