@@ -907,26 +907,34 @@ class Engine:
 
     # -- concurrency: two runs that created the same network
     def resolve_duplicates(self, entry, listing):
-        """The network of that name; identical empty duplicates (a concurrent run's) are removed, oldest kept."""
-        matches = [n for n in listing if n.get('Name') == entry['name']]
+        """The network of that name; extra ones a concurrent run made (as declared, ours, empty) are removed.
+
+        The oldest (by Created, then id) is kept, whichever run looks: so every run keeps the same one.
+        """
+        matches = oldest_first([n for n in listing if n.get('Name') == entry['name']])
         if len(matches) < 2:
             return matches[0] if matches else None
-        keep, extra = oldest_first(matches)[0], oldest_first(matches)[1:]
-        same = [n for n in extra if _public(actual_view(n, self.driver)) == _public(actual_view(keep, self.driver))
-                and n.get('Driver') == keep.get('Driver')]
-        busy = [n for n in same if _endpoints.snapshot(self.client, n)
-                or (n.get('Scope') == 'swarm' and self.services_on(n))]
-        if len(same) != len(extra) or busy:
-            raise FabricError('network %s: the daemon has %d networks of that name (ids %s) that differ in their '
-                              'settings or have containers; remove the extra ones by id first.'
-                              % (entry['name'], len(matches), ', '.join(n['Id'][:12] for n in matches)))
+        keep, extra = matches[0], matches[1:]
+        if not all(self._is_spare_duplicate(entry, n, listing) for n in extra):
+            raise FabricError('network %s: the daemon has %d networks of that name (ids %s) that differ from the '
+                              'declaration, are not this collection\'s or have containers; remove the extra ones '
+                              'by id first.' % (entry['name'], len(matches), ', '.join(n['Id'][:12] for n in matches)))
         for network in extra:
             self._remove_duplicate(network, keep)
             listing.remove(network)
         return keep
 
+    def _is_spare_duplicate(self, entry, network, listing):
+        """A duplicate that can go: our label, the declared settings (for state=absent: the driver), no endpoints."""
+        if not driver_matches(entry, network) or not is_owned(network, listing):
+            return False
+        if entry['state'] == 'present' and differences(entry, actual_view(network, self.driver)):
+            return False
+        return not (_endpoints.snapshot(self.client, network)
+                    or (network.get('Scope') == 'swarm' and self.services_on(network)))
+
     def _remove_duplicate(self, network, keep):
-        self._remove_if_present('Removing network %s %s, a duplicate of %s (same name and settings)'
+        self._remove_if_present('Removing network %s %s, a duplicate of %s (same name, as declared, no endpoints)'
                                 % (network['Name'], network['Id'][:12], keep['Id'][:12]), network['Id'])
         self.duplicates_removed.append({'network': network['Name'], 'id': network['Id'], 'kept': keep['Id']})
 
@@ -945,14 +953,13 @@ class Engine:
             if len(matches) < 2:
                 continue
             keep = matches[0]
-            wanted = _public(actual_view(keep, self.driver))
             for network in matches[1:]:
-                if _public(actual_view(network, self.driver)) != wanted or _endpoints.snapshot(self.client, network):
+                if not self._is_spare_duplicate(plan['desired'], network, listing):
                     self.warn('network %s: another network of that name (%s) appeared while this task ran, with '
                               'other settings or containers; it was left alone.' % (plan['network'], network['Id'][:12]))
                     continue
                 self._remove_duplicate(network, keep)
-            if plan.get('new_id') and plan['new_id'] not in [n['Id'] for n in matches[:1]]:
+            if plan.get('new_id') and plan['new_id'] != keep['Id']:
                 plan['new_id'] = keep['Id']
 
     def _made_meanwhile(self, plan):

@@ -539,8 +539,21 @@ def test_duplicates_that_differ_are_not_touched():
     first = listing_entry('n', Created='2026-11-28T10:00:00.1Z')
     second = dict(listing_entry('n', Created='2026-11-28T10:00:00.2Z', Internal=True), Id='zz' * 32)
     with pytest.raises(FabricError) as info:
-        net.run(CallingClient(RecordingApi([second, first])), dict(name='n'), 'bridge', False)
+        net.run(CallingClient(RecordingApi([second, first])), dict(name='n', internal=False), 'bridge', False)
     assert '2 networks of that name' in info.value.msg
+    foreign = dict(listing_entry('n', Created='2026-11-28T10:00:00.2Z', labels={}), Id='zz' * 32)
+    with pytest.raises(FabricError):
+        net.run(CallingClient(RecordingApi([foreign, first])), dict(name='n'), 'bridge', False)
+
+
+def test_duplicates_with_subnets_docker_chose_are_still_duplicates():
+    first = listing_entry('n', Created='2026-11-28T10:00:00.1Z', pools=[{'Subnet': '172.18.0.0/16'}])
+    second = dict(listing_entry('n', Created='2026-11-28T10:00:00.2Z', pools=[{'Subnet': '172.19.0.0/16'}]),
+                  Id='zz' * 32)
+    api = RecordingApi([second, first])
+    result = net.run(CallingClient(api), dict(networks=[{'name': 'n', 'state': 'absent'}]), 'bridge', False)
+    assert api.calls == [('remove', 'zz' * 32), ('remove', first['Id'])]
+    assert result['duplicates_removed'][0]['kept'] == first['Id']
 
 
 def test_a_recorded_recreation_is_finished_first():
