@@ -25,6 +25,8 @@ def own_lab():
     """These tests kill a dockerd: only on a lab named explicitly (make integration sets it), never by default."""
     if not os.environ.get('DOCKNET_LAB_ID'):
         pytest.skip('fault tests SIGKILL a lab node\'s dockerd: set DOCKNET_LAB_ID to a lab of your own')
+
+
 IMAGE = 'docknet/probe:latest'
 RECORD_LABEL = 'docknet.fabric.recreation'
 
@@ -345,4 +347,3 @@ def test_removing_two_networks_of_one_service(lab, ansible, swarm):
         service.remove()
         ansible.play([{overlay: {'networks': [{'name': name + '-a', 'state': 'absent'},
                                               {'name': name + '-b', 'state': 'absent'}]}}])
-
