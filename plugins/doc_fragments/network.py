@@ -123,15 +123,38 @@ options:
   purge:
     description:
       - List form only. Remove the networks of this driver that carry the ownership label
-        C(docknet.fabric.managed=true) and are not declared in O(networks).
-      - Never touches a network the collection did not create, nor C(bridge), C(host), C(none),
-        C(ingress), C(docker_gwbridge).
+        C(docknet.fabric.managed=true) with this task's O(owner), and are not declared in O(networks).
+      - Never touches a network the collection did not create, a network of another O(owner), nor C(bridge),
+        C(host), C(none), C(ingress), C(docker_gwbridge).
+      - On a host that is not a swarm manager, swarm-wide networks are never purged (they are a manager's to
+        remove).
     type: bool
     default: false
     version_added: 0.1.0
+  owner:
+    description:
+      - The ownership scope of the networks this task creates, stored in the label C(docknet.fabric.owner).
+        O(purge) removes only networks of the same owner, so two plays, roles or teams on one host never remove
+        each other's networks.
+      - Networks created before this label existed count as owned by V(default).
+      - Set once at creation; a later task with another owner does not recreate the network.
+      - A word of letters, digits, C(_), C(.) and C(-), for example a role or team name.
+    type: str
+    default: default
+    version_added: 0.1.0
 notes:
-  - Every network this collection creates carries the ownership label C(docknet.fabric.managed=true);
-    O(purge) only ever removes such networks.
+  - Every network this collection creates carries the ownership label C(docknet.fabric.managed=true) and its
+    owner in C(docknet.fabric.owner); O(purge) only ever removes networks of its own owner.
+  - Before the first container is disconnected for a recreation, its endpoints (aliases, static addresses, links,
+    driver options) are recorded on the Docker host, in the labels of a volume
+    C(docknet-fabric-recreation-<hash>). If the task dies half-way (dockerd killed, controller gone), the next run
+    of a task declaring the network finishes the recreation first and reconnects every recorded container; the
+    volume is removed once the recreation is complete.
+  - A task that fails half-way reports C(changed=true) and, in C(done), the writes Docker had accepted.
+  - Every declared subnet is checked before any change against the other networks of the task and the networks
+    that exist (the same host for bridge and macvlan, the swarm for overlay).
+  - After creating, a network of the same name and settings made at the same time by another run is removed
+    (the oldest is kept) and reported in C(duplicates_removed).
   - Docker has no network update API, so any declared difference means recreating the network (see O(recreate)).
   - One listing of the daemon's networks serves the whole task, however many networks it declares.
 '''

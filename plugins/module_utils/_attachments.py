@@ -7,8 +7,8 @@ container of the host (one listing, which says which containers sit on the
 network, running or stopped) → select the containers → inspect only those
 already on the network (the listing leaves out aliases and links) → compare
 the declared endpoint settings with the actual ones → plan connect /
-disconnect / reconnect actions → apply them (``apply`` is the one place that
-writes, and it stops in check mode).
+disconnect / reconnect actions → apply them (``apply`` writes, through the
+recording ``_writer.Writer`` that stops in check mode).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import ipaddress
 import re
 
 from ansible_collections.docknet.fabric.plugins.module_utils._client import APIError, FabricError
+from ansible_collections.docknet.fabric.plugins.module_utils._writer import Writer
 from ansible_collections.docknet.fabric.plugins.module_utils._endpoints import (
     SETTING_KEYS,
     automatic_aliases,
@@ -468,24 +469,32 @@ def describe(network_name, attached, actions, declared):
 
 # --- apply -----------------------------------------------------------------------------------
 
-def apply(client, network_ref, actions, check_mode, network_name=None):
-    """The one place that writes. In check mode it writes nothing. Messages name the network by its name."""
-    if check_mode:
-        return
+def apply(writer, network_ref, actions, network_name=None):
+    """Every write, through the task's writer (which sends nothing in check mode). Messages name the network.
+
+    A reconnect that fails puts the container back with its previous settings;
+    ``writer`` keeps the list of what was done for a failure half-way.
+    """
+    client = writer.client
     network_name = network_name or network_ref
     what = 'Network %s' % network_name
+
+    def step(verb, action, method, *args):
+        return writer.write('%s container %s on network %s' % (verb, action['container'], network_name),
+                            method, client, network_ref, action['id'], *args)
+
     for action in actions:
         if action['action'] == 'connect':
-            connect(client, network_ref, action['id'], action['after'], what)
+            step('Connecting', action, connect, action['after'], what)
         elif action['action'] == 'disconnect':
-            disconnect(client, network_ref, action['id'], what)
+            step('Disconnecting', action, disconnect, what)
         else:
-            disconnect(client, network_ref, action['id'], what)
+            step('Disconnecting (to reconnect)', action, disconnect, what)
             try:
-                connect(client, network_ref, action['id'], action['after'], what)
+                step('Reconnecting', action, connect, action['after'], what)
             except FabricError as exc:
                 try:
-                    connect(client, network_ref, action['id'], action['before'], what)
+                    step('Putting back', action, connect, action['before'], what)
                 except FabricError:
                     raise FabricError('%s. Container %s is now detached from network %s; its previous settings '
                                       'could not be restored either.' % (exc.msg, action['container'], network_name),
@@ -518,7 +527,9 @@ def run(client, params, check_mode):
     diff = describe(network['Name'], attached, actions, declared)
     # A network this worker does not know yet is joined by the name or id the user gave.
     network_ref = network['Id'] or request['network']
-    apply(client, network_ref, actions, check_mode, network['Name'])
+    writer = Writer(client, check_mode)
+    with writer.reporting():
+        apply(writer, network_ref, actions, network['Name'])
     network_id = network['Id']
     if network_id is None and actions and not check_mode:
         try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import socket
 import ssl
+from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
@@ -194,6 +195,52 @@ class DockerClient:
             raise FabricError('%s: %s' % (doing, explain_connection_error(exc, self.docker_host, self.api.timeout)))
 
 
+_SCHEMES = ('unix', 'tcp', 'http', 'https', 'ssh')
+
+
+def check_connection_params(params):
+    """Refuse connection options that cannot work, before anything is sent (pure)."""
+    timeout = params.get('timeout')
+    if timeout is not None and timeout < 1:
+        raise FabricError('timeout %s: give a positive number of seconds (the default is %d).'
+                          % (timeout, DEFAULT_TIMEOUT))
+    docker_host = params.get('docker_host') or DEFAULT_DOCKER_HOST
+    scheme, sep, rest = docker_host.partition('://')
+    if not sep or scheme not in _SCHEMES:
+        return  # host:port, npipe://...: the SDK's own forms, checked by the SDK
+    if scheme == 'unix':
+        if not rest.startswith('/'):
+            raise FabricError('docker_host %r: a unix socket needs an absolute path, like unix:///var/run/docker.sock.'
+                              % docker_host)
+        if params.get('tls') or params.get('validate_certs'):
+            raise FabricError('tls and validate_certs apply to tcp:// connections, but docker_host %s is a local '
+                              'socket. Leave them out, or set docker_host to the daemon\'s TLS address '
+                              '(tcp://host:2376).' % docker_host)
+        return
+    try:
+        parts = urlsplit(docker_host)
+        port = parts.port
+    except ValueError as exc:
+        raise FabricError('docker_host %r is not a valid address (%s). Write it like tcp://host:2376 or '
+                          'tcp://[2001:db8::1]:2376.' % (docker_host, exc))
+    if not parts.hostname:
+        raise FabricError('docker_host %r names no host. Write it like %s://host%s.'
+                          % (docker_host, scheme, '' if scheme == 'ssh' else ':2376'))
+    if scheme == 'ssh':
+        try:
+            import paramiko  # noqa: F401  pylint: disable=unused-import
+        except ImportError:
+            raise FabricError('docker_host %s: ssh:// needs the Python package paramiko on the host that runs the '
+                              'module (pip install paramiko). Or run the task on the Docker host itself with the '
+                              'unix socket, or use tcp:// with TLS.' % docker_host)
+    del port
+
+
+def _looks_like_a_web_page(text):
+    head = (text or '').lstrip()[:200].lower()
+    return head.startswith('<!doctype') or head.startswith('<html') or '<head' in head or '<body' in head
+
+
 def _tls_config(params):
     if not (params['tls'] or params['validate_certs']):
         return None
@@ -225,6 +272,7 @@ def _build_api(params, docker_host, version):
 
 def connect(params):
     """Connect to the daemon named by the connection options and check the API version."""
+    check_connection_params(params)
     docker_host = params.get('docker_host') or DEFAULT_DOCKER_HOST
     pinned = params.get('api_version') or 'auto'
     pinned = None if pinned == 'auto' else pinned
@@ -243,10 +291,19 @@ def connect(params):
         if not pinned:
             # What the SDK's version='auto' does, with the session set up first.
             return DockerClient(_build_api(params, docker_host, served['ApiVersion']), docker_host, None)
-    except (DockerException, requests.exceptions.RequestException, OSError, KeyError) as exc:
+    except (DockerException, requests.exceptions.RequestException, OSError, KeyError, ValueError, TypeError) as exc:
+        not_docker = ('%s answered, but not as a Docker daemon (%%s). Check the host and port of docker_host: '
+                      'Docker listens on unix:///var/run/docker.sock, or tcp://host:2375/2376 when configured to.'
+                      % docker_host)
         if isinstance(exc, APIError):
-            raise FabricError('The Docker daemon at %s refused the connection: %s'
-                              % (docker_host, explain_api_error(exc)))
+            words = explain_api_error(exc)
+            if _looks_like_a_web_page(words):
+                raise FabricError(not_docker % ('HTTP %s with a web page' % getattr(exc, 'status_code', '?')))
+            raise FabricError('The Docker daemon at %s refused the connection: %s' % (docker_host, words))
+        if isinstance(exc, requests.exceptions.InvalidJSONError) or (
+                isinstance(exc, (ValueError, TypeError)) and not isinstance(exc, requests.exceptions.RequestException)):
+            # JSON that does not parse, or parses into something else than Docker's version document.
+            raise FabricError(not_docker % 'its answer is not Docker\'s version document')
         if isinstance(exc, KeyError):
             raise FabricError('%s answered without an API version: is it a Docker daemon?' % docker_host)
         raise FabricError(explain_connection_error(exc, docker_host, params['timeout']))

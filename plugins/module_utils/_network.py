@@ -18,15 +18,25 @@ Everything above ``Engine`` is pure and tested by tables.
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 
 from ansible_collections.docknet.fabric.plugins.module_utils._api_gates import version_at_least
-from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
+from ansible_collections.docknet.fabric.plugins.module_utils._client import APIError, FabricError
 from ansible_collections.docknet.fabric.plugins.module_utils import _endpoints
 from ansible_collections.docknet.fabric.plugins.module_utils._network_info import list_services_if_manager
+from ansible_collections.docknet.fabric.plugins.module_utils._recreation import Journal, static_first
+from ansible_collections.docknet.fabric.plugins.module_utils._writer import Writer
 
 OWNER_LABEL = 'docknet.fabric.managed'
 OWNER_VALUE = 'true'
+# Which play, role or team made the network: purge removes only networks of its own owner.
+# Networks made before the label existed count as the default owner's.
+OWNER_SCOPE_LABEL = 'docknet.fabric.owner'
+DEFAULT_OWNER = 'default'
+OWN_LABELS = (OWNER_LABEL, OWNER_SCOPE_LABEL)
+# VXLAN network identifiers are 24 bits; 0 is not a valid one.
+VXLAN_ID_RANGE = (1, 2 ** 24 - 1)
 # Networks Docker makes itself: never purged, never removed by name.
 RESERVED_NAMES = frozenset(('bridge', 'host', 'none', 'ingress', 'docker_gwbridge'))
 
@@ -313,8 +323,10 @@ def normalise_network(params, driver, defaults=None):
         fields['ipam_config'] = normalise_pools(params['ipam_config'], where, fields.get('enable_ipv6'))
     if params.get('labels') is not None:
         labels = {str(k): str(v) for k, v in params['labels'].items()}
-        if OWNER_LABEL in labels:
-            raise FabricError('%s: label %s is set by this collection itself; leave it out.' % (where, OWNER_LABEL))
+        for own in OWN_LABELS:
+            if own in labels:
+                raise FabricError('%s: label %s is set by this collection itself; leave it out (the owner option '
+                                  'sets %s).' % (where, own, OWNER_SCOPE_LABEL))
         fields['labels'] = labels
     dedicated = DRIVER_OPTIONS[driver]
     for option, (key, kind, dummy) in dedicated.items():
@@ -413,12 +425,107 @@ def normalise_task(params, driver):
         if params.get('purge'):
             raise FabricError('%s_network: purge needs the list form (networks:), which says what to keep.' % driver)
         desired = [normalise_network(params, driver)]
+    owner = params.get('owner')
+    if owner is not None and not re.match(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$', str(owner)):
+        raise FabricError('%s_network: owner %r must be a word of letters, digits, _, . and - (for example '
+                          'the role or team name).' % (driver, owner))
     seen = set()
     for entry in desired:
         if entry['name'] in seen:
             raise FabricError('%s_network: network %s is declared twice.' % (driver, entry['name']))
         seen.add(entry['name'])
+        entry['owner'] = owner or DEFAULT_OWNER
+    check_declared_subnets(desired, driver)
     return desired
+
+
+def _own_subnets(entry):
+    """The subnets a declared network allocates (a config-only network allocates none; config_from: its source's)."""
+    fields = entry['fields']
+    if entry['state'] != 'present' or fields.get('config_only') or fields.get('config_from'):
+        return []
+    if (fields.get('ipam_driver') or 'default') != 'default':
+        return []
+    return [ipaddress.ip_network(p['subnet']) for p in fields.get('ipam_config') or []]
+
+
+def check_vxlan_ids(entry):
+    """Overlay VXLAN ids: in range, one per subnet (Docker pairs them in order), none twice."""
+    ids = entry['fields'].get('vxlan_ids')
+    if ids is None or entry['state'] != 'present':
+        return
+    where = 'network %s' % entry['name']
+    low, high = VXLAN_ID_RANGE
+    bad = [i for i in ids if not low <= i <= high]
+    if bad:
+        raise FabricError('%s: vxlan_ids %s outside %d..%d (VXLAN ids are 24 bits). Pick ids in that range, or '
+                          'leave vxlan_ids out and let Docker choose.' % (where, ', '.join(map(str, bad)), low, high))
+    if len(set(ids)) != len(ids):
+        raise FabricError('%s: vxlan_ids lists an id twice; give one id per subnet.' % where)
+    subnets = len(entry['fields'].get('ipam_config') or []) or 1
+    if len(ids) != subnets:
+        raise FabricError('%s: %d vxlan_ids for %d subnet(s); Docker gives the ids to the subnets in order, so '
+                          'give exactly one per ipam_config entry (one when ipam_config is left out).'
+                          % (where, len(ids), subnets))
+
+
+def check_declared_subnets(desired, driver):
+    """Within one task: no two networks with overlapping subnets, no VXLAN id used twice (pure)."""
+    seen = []
+    vxlan_owner = {}
+    for entry in desired:
+        if driver == 'overlay':
+            check_vxlan_ids(entry)
+            for vxlan_id in entry['fields'].get('vxlan_ids') or []:
+                if vxlan_id in vxlan_owner and entry['state'] == 'present':
+                    raise FabricError('networks %s and %s both ask for VXLAN id %d; give each network its own ids.'
+                                      % (vxlan_owner[vxlan_id], entry['name'], vxlan_id))
+                vxlan_owner[vxlan_id] = entry['name']
+        for subnet in _own_subnets(entry):
+            for other_name, other in seen:
+                if other.version == subnet.version and other.overlaps(subnet):
+                    raise FabricError('networks %s (%s) and %s (%s) have overlapping subnets; give each network a '
+                                      'subnet of its own.' % (other_name, other, entry['name'], subnet))
+        seen.extend((entry['name'], subnet) for subnet in _own_subnets(entry))
+
+
+def _existing_subnets(network):
+    if network.get('ConfigOnly'):
+        return []
+    return [net for net in (_family_net(p.get('Subnet')) for p in (network.get('IPAM') or {}).get('Config') or [])
+            if net is not None]
+
+
+def _family_net(text):
+    try:
+        return ipaddress.ip_network(str(text), strict=False)
+    except ValueError:
+        return None
+
+
+def check_subnets(desired, listing, driver):
+    """Declared subnets against the networks that exist in the same address space (overlays: swarm-wide)."""
+    declared = set(d['name'] for d in desired)
+    swarm_wide = driver == 'overlay'
+    for entry in desired:
+        for subnet in _own_subnets(entry):
+            for network in listing:
+                if network.get('Name') in declared or (network.get('Scope') == 'swarm') != swarm_wide:
+                    continue
+                for other in _existing_subnets(network):
+                    if other.version == subnet.version and other.overlaps(subnet):
+                        raise FabricError('network %s: subnet %s overlaps subnet %s of the existing network %s '
+                                          '(driver %s). Pick a subnet that is free.'
+                                          % (entry['name'], subnet, other, network['Name'], network.get('Driver')))
+        if driver == 'overlay':
+            for vxlan_id in entry['fields'].get('vxlan_ids') or []:
+                for network in listing:
+                    if network.get('Name') in declared or network.get('Driver') != 'overlay':
+                        continue
+                    raw = (network.get('Options') or {}).get(DRIVER_OPTIONS['overlay']['vxlan_ids'][0]) or ''
+                    if str(vxlan_id) in [v.strip() for v in raw.split(',')]:
+                        raise FabricError('network %s: VXLAN id %d is already used by network %s. Pick another id.'
+                                          % (entry['name'], vxlan_id, network['Name']))
 
 
 # ---------------------------------------------------------------- actual state
@@ -442,7 +549,7 @@ def actual_view(network, driver):
         'ipam_driver': ipam.get('Driver') or 'default',
         'ipam_options': dict(ipam.get('Options') or {}),
         'ipam_config': actual_pools(network),
-        'labels': dict((k, v) for k, v in (network.get('Labels') or {}).items() if k != OWNER_LABEL),
+        'labels': dict((k, v) for k, v in (network.get('Labels') or {}).items() if k not in OWN_LABELS),
         'owned': (network.get('Labels') or {}).get(OWNER_LABEL) == OWNER_VALUE,
     }
     dedicated = DRIVER_OPTIONS.get(driver, {})
@@ -549,6 +656,7 @@ def create_body(desired, driver):
         # network counts as owned when its config-only network is (see is_owned).
         labels = dict(fields.get('labels') or {})
         labels[OWNER_LABEL] = OWNER_VALUE
+        labels[OWNER_SCOPE_LABEL] = desired.get('owner') or DEFAULT_OWNER
         body['Labels'] = labels
     return body
 
@@ -629,11 +737,23 @@ def gates_needed(fields):
     return gates
 
 
-def purge_candidates(listing, driver, declared_names):
-    """Owned networks of this driver that the list no longer declares."""
+
+def owner_of(network, listing):
+    """The owner scope of an owned network (a config_from network: its config-only network's)."""
+    labels = network.get('Labels') or {}
+    source = (network.get('ConfigFrom') or {}).get('Network')
+    if OWNER_LABEL not in labels and source:
+        labels = next((n.get('Labels') or {} for n in listing if n.get('Name') == source and n.get('ConfigOnly')), {})
+    return labels.get(OWNER_SCOPE_LABEL) or DEFAULT_OWNER
+
+
+def purge_candidates(listing, driver, declared_names, owner=DEFAULT_OWNER):
+    """Owned networks of this driver and this owner that the list no longer declares."""
     found = []
     for network in listing:
         if not is_owned(network, listing) or network['Name'] in RESERVED_NAMES:
+            continue
+        if owner_of(network, listing) != owner:
             continue
         if network['Name'] in declared_names or network.get('Ingress'):
             continue
@@ -732,7 +852,7 @@ def dual_stack_overlay_problem(engine):
 # ---------------------------------------------------------------- the engine
 
 class Engine:
-    """Runs the cycle for one task. ``check_mode`` stops before the writes, in ``write`` only."""
+    """Runs the cycle for one task. Every write goes through ``self.writer``, which stops them in check mode."""
 
     def __init__(self, client, driver, check_mode, module_name=None, warn=None):
         self.client = client
@@ -740,44 +860,59 @@ class Engine:
         self.check_mode = check_mode
         self.who = module_name or 'docknet.fabric.%s_network' % driver
         self.warn = warn or (lambda msg: None)
-        self.writes = []
+        self.writer = Writer(client, check_mode)
+        self.journal = Journal(client, self.writer)
+        self.duplicates_removed = []
         self._services = None
-        self._service_by_name = {}
+        self._service_ids = {}
 
-    # -- the one place that writes
     def write(self, what, method, *args, **kwargs):
-        self.writes.append(what)
-        if self.check_mode:
-            return None
-        return self.client.call(what, method, *args, **kwargs)
+        return self.writer.write(what, method, *args, **kwargs)
 
     def _create(self, body):
-        api = self.client.api
-
-        def post():
-            return api._result(api._post_json(api._url('/networks/create'), data=body), json=True)
-
         try:
-            return self.write('Creating network %s' % body['Name'], post)
+            return self.writer.post('Creating network %s' % body['Name'], '/networks/create', body)
         except FabricError as exc:
             raise FabricError(explain_create_error(body, exc.msg))
 
-    def _leave_service(self, service, network):
-        api = self.client.api
+    def _leave_service(self, doing, service_name, network):
+        """Take ``network`` out of a service, from the service as it is now.
+
+        Read again right before each update: an earlier update of this run (the
+        service left another network) moved its version on, and Docker refuses
+        an update made from an older version and spec.
+        """
+        service_id = self._service_ids.get(service_name, service_name)
+        service = self.client.call('Reading service %s' % service_name, self.client.api.inspect_service, service_id)
         spec = service_spec_without(service['Spec'], network)
-        url = api._url('/services/{0}/update', service['ID'])
-        return api._result(api._post_json(url, data=spec, params={'version': service['Version']['Index']}), json=True)
+        return self.writer.post('%s: updating service %s to leave it' % (doing, service_name),
+                                '/services/{0}/update', spec, {'version': service['Version']['Index']}, service['ID'])
 
     def _remove_when_released(self, network, name, seconds=60):
         """A service that left the network releases it once its tasks are replaced; retry until then."""
         deadline = time.time() + seconds
-        while True:
+
+        def remove():
+            while True:
+                try:
+                    return self.client.call('Removing network %s' % name, self.client.api.remove_network,
+                                            network['Id'])
+                except FabricError as exc:
+                    if time.time() > deadline or not any(word in exc.msg for word in ('in use', 'active endpoints')):
+                        raise
+                    time.sleep(0.5)
+        return self.write('Removing network %s' % name, remove)
+
+    def _remove_if_present(self, what, network_id):
+        """Remove a network; one that is already gone (a concurrent run removed it) is no error."""
+        def remove():
             try:
-                return self.client.call('Removing network %s' % name, self.client.api.remove_network, network['Id'])
-            except FabricError as exc:
-                if time.time() > deadline or not any(word in exc.msg for word in ('in use', 'active endpoints')):
+                return self.client.api.remove_network(network_id)
+            except APIError as exc:
+                if getattr(exc, 'status_code', None) != 404:
                     raise
-                time.sleep(0.5)
+                return None
+        return self.write(what, remove)
 
     # -- reads
     def services(self):
@@ -786,10 +921,10 @@ class Engine:
             # Not a manager (Docker's 503): no service can be using the network from here.
             services = self.client.call('Listing services', list_services_if_manager, self.client) or []
             by_network = {}
-            self._service_by_name = {}
+            self._service_ids = {}
             for service in services:
                 spec = service.get('Spec') or {}
-                self._service_by_name[spec.get('Name') or service['ID']] = service
+                self._service_ids[spec.get('Name') or service['ID']] = service['ID']
                 targets = (spec.get('TaskTemplate') or {}).get('Networks') or spec.get('Networks') or []
                 for target in targets:
                     by_network.setdefault(target.get('Target'), []).append(spec.get('Name') or service['ID'])
@@ -799,6 +934,11 @@ class Engine:
     def services_on(self, network):
         found = self.services().get(network['Id'], []) + self.services().get(network['Name'], [])
         return sorted(set(found))
+
+    def is_manager(self):
+        info = self.client.call('Reading the daemon information', self.client.api.info)
+        swarm = info.get('Swarm') or {}
+        return swarm.get('LocalNodeState') == 'active' and bool(swarm.get('ControlAvailable'))
 
     def check_gates(self, desired):
         for entry in desired:
@@ -814,6 +954,9 @@ class Engine:
             raise FabricError('%s must run against a swarm manager; the daemon at %s is %s. Point docker_host at a '
                               'manager.' % (self.who, self.client.docker_host, role))
 
+    def list_networks(self):
+        return self.client.call('Listing networks', self.client.api.networks)
+
     # -- the cycle
     def run(self, params):
         desired = normalise_task(params, self.driver)
@@ -821,16 +964,39 @@ class Engine:
         needs_manager = self.driver == 'overlay' or any(d['fields'].get('config_from') for d in desired)
         if needs_manager:
             self.require_manager()
-        listing = self.client.call('Listing networks', self.client.api.networks)
+        try:
+            with self.writer.reporting():
+                return self._run(params, desired)
+        except FabricError as exc:
+            pending = [r for r in self.journal.pending]
+            if pending and not self.check_mode:
+                exc.details.setdefault('recreation_records', pending)
+                exc.msg += (' The endpoints are recorded on the Docker host (volume %s): run the task again to '
+                            'finish the recreation; nothing recorded is lost.' % ', '.join(pending))
+            raise
+
+    def _run(self, params, desired):
+        listing = self.list_networks()
+        resumed = self.resume_records(desired, listing)
+        if resumed and not self.check_mode:
+            listing = self.list_networks()
+        check_subnets(desired, listing, self.driver)
         plans, before, after = [], {}, {}
         for entry in desired:
-            network = find_network(listing, entry['name'], self.driver)
+            network = self.resolve_duplicates(entry, listing)
             plan = plan_network(entry, network)
             plan['desired'] = entry
             plan['current'] = network
             plans.append(plan)
         if params.get('networks') is not None and params.get('purge'):
-            for network in purge_candidates(listing, self.driver, set(d['name'] for d in desired)):
+            manager = None
+            for network in purge_candidates(listing, self.driver, set(d['name'] for d in desired),
+                                            owner=params.get('owner') or DEFAULT_OWNER):
+                if network.get('Scope') == 'swarm':
+                    # Swarm-wide networks are a manager's to remove; a worker only sees them while its tasks use them.
+                    manager = self.is_manager() if manager is None else manager
+                    if not manager:
+                        continue
                 plans.append({'network': network['Name'], 'action': 'remove', 'id': network['Id'], 'purge': True,
                               'current': network,
                               'desired': {'name': network['Name'], 'driver': self.driver, 'state': 'absent',
@@ -856,18 +1022,20 @@ class Engine:
                 after[plan['network']] = _public(desired_view(plan['desired'], view))
         for plan in plans:
             self.apply(plan)
+        self.remove_concurrent_duplicates(plans)
         for plan in plans:
             if plan['desired']['fields'].get('encrypted') and plan['desired']['state'] == 'present':
                 self.warn('network %s is encrypted (IPsec ESP). Docker does not check that the nodes can do IPsec: '
                           'on a node without ESP support (kernel modules esp4/xfrm) containers on this network '
                           'cannot reach each other; traffic is dropped, never sent in clear. Check every node '
                           'that runs containers on it.' % plan['network'])
-        changed = any(p['action'] != 'none' for p in plans)
+        changed = bool(resumed) or bool(self.duplicates_removed) or any(p['action'] != 'none' for p in plans)
         return {
             'changed': changed,
-            'actions': [_public_plan(p) for p in plans if p['action'] != 'none'],
+            'actions': resumed + [_public_plan(p) for p in plans if p['action'] != 'none'],
             'networks': [dict(name=p['network'], action=p['action'], id=p.get('new_id') or p.get('id'))
                          for p in plans],
+            'duplicates_removed': self.duplicates_removed,
             'diff': {'before': before, 'after': after},
         }
 
@@ -886,6 +1054,120 @@ class Engine:
         for plan in dual:
             self.warn('network %s exists with enable_ipv6: %s.' % (plan['network'], problem))
 
+
+    # -- concurrency: two runs that created the same network
+    def resolve_duplicates(self, entry, listing):
+        """The network of that name; extra ones a concurrent run made (as declared, ours, empty) are removed.
+
+        The oldest (by Created, then id) is kept, whichever run looks: so every run keeps the same one.
+        """
+        matches = oldest_first([n for n in listing if n.get('Name') == entry['name']])
+        if len(matches) < 2:
+            return matches[0] if matches else None
+        keep, extra = matches[0], matches[1:]
+        if not all(self._is_spare_duplicate(entry, n, listing) for n in extra):
+            raise FabricError('network %s: the daemon has %d networks of that name (ids %s) that differ from the '
+                              'declaration, are not this collection\'s or have containers; remove the extra ones '
+                              'by id first.' % (entry['name'], len(matches), ', '.join(n['Id'][:12] for n in matches)))
+        for network in extra:
+            self._remove_duplicate(network, keep)
+            listing.remove(network)
+        return keep
+
+    def _is_spare_duplicate(self, entry, network, listing):
+        """A duplicate that can go: our label, the declared settings (for state=absent: the driver), no endpoints."""
+        if not driver_matches(entry, network) or not is_owned(network, listing):
+            return False
+        if entry['state'] == 'present' and differences(entry, actual_view(network, self.driver)):
+            return False
+        return not (_endpoints.snapshot(self.client, network)
+                    or (network.get('Scope') == 'swarm' and self.services_on(network)))
+
+    def _remove_duplicate(self, network, keep):
+        self._remove_if_present('Removing network %s %s, a duplicate of %s (same name, as declared, no endpoints)'
+                                % (network['Name'], network['Id'][:12], keep['Id'][:12]), network['Id'])
+        self.duplicates_removed.append({'network': network['Name'], 'id': network['Id'], 'kept': keep['Id']})
+
+    def remove_concurrent_duplicates(self, plans):
+        """After creating, a concurrent run may have created the same network: keep the oldest, remove the rest.
+
+        Whichever run lists last sees both networks, so the runs converge on the
+        oldest one whatever their timing.
+        """
+        made = [p for p in plans if p['action'] in ('create', 'recreate')]
+        if not made or self.check_mode:
+            return
+        listing = self.list_networks()
+        for plan in made:
+            matches = oldest_first([n for n in listing if n.get('Name') == plan['network']])
+            if len(matches) < 2:
+                continue
+            keep = matches[0]
+            for network in matches[1:]:
+                if not self._is_spare_duplicate(plan['desired'], network, listing):
+                    self.warn('network %s: another network of that name (%s) appeared while this task ran, with '
+                              'other settings or containers; it was left alone.' % (plan['network'], network['Id'][:12]))
+                    continue
+                self._remove_duplicate(network, keep)
+            if plan.get('new_id') and plan['new_id'] != keep['Id']:
+                plan['new_id'] = keep['Id']
+
+    def _made_meanwhile(self, plan):
+        """The network of that name another run made since our listing, when it is as declared; else None."""
+        matches = oldest_first([n for n in self.list_networks() if n.get('Name') == plan['network']])
+        if matches and plan_network(plan['desired'], matches[0])['action'] == 'none':
+            return matches[0]
+        return None
+
+    # -- crash recovery
+    def resume_records(self, desired, listing):
+        """Finish the recreations a crash interrupted, for the networks this task declares."""
+        names = set(d['name'] for d in desired)
+        actions = []
+        for record in self.journal.records():
+            if record['network'] in names and record.get('driver') == self.driver:
+                actions.append(self.resume(record, listing))
+        return actions
+
+    def resume(self, record, listing):
+        name = record['network']
+        doing = 'Finishing the interrupted recreation of network %s' % name
+        self.journal.pending.append(record['volume'])
+        matches = oldest_first([n for n in listing if n.get('Name') == name])
+        created = False
+        if matches:
+            network_id = matches[0]['Id']
+        else:
+            made = self._create(record['old'])
+            network_id = (made or {}).get('Id') or name
+            created = True
+        reconnected, gone = [], []
+        for entry in static_first(record['containers']):
+            container = self.client.call('Inspecting container %s' % entry['name'], _inspect_or_none,
+                                         self.client, entry['id'])
+            if container is None:
+                gone.append(entry['name'])
+                continue
+            endpoints = (container.get('NetworkSettings') or {}).get('Networks') or {}
+            endpoint = endpoints.get(name)
+            if endpoint is not None and (endpoint.get('NetworkID') or network_id) == network_id:
+                continue
+            self.write('%s: connecting container %s' % (doing, entry['name']), _endpoints.connect, self.client,
+                       network_id, entry['id'], entry['settings'], doing)
+            reconnected.append(entry['name'])
+        if gone:
+            self.warn('network %s: the recreation record names containers that no longer exist: %s.'
+                      % (name, ', '.join(gone)))
+        self.journal.remove(record['volume'], name)
+        self.journal.pending.remove(record['volume'])
+        action = {'network': name, 'action': 'resume', 'containers': reconnected}
+        if created:
+            action['created'] = True
+        if gone:
+            action['gone'] = gone
+        return action
+
+    # -- plan checks and apply
     def prepare(self, plan):
         """Read what is attached to networks about to be replaced or removed, and refuse when it would lose it."""
         action = plan['action']
@@ -910,13 +1192,18 @@ class Engine:
                 raise FabricError('network %s differs in %s; Docker cannot change a network, it must be recreated%s. '
                                   'Set recreate: true to recreate it (containers are reconnected with their '
                                   'settings).' % (name, diff_text, attached), **details)
-            pools = plan['desired']['fields'].get('ipam_config')
+            plan['body'] = recreation_body(plan['desired'], network, self.driver)
+            pools = [normalise_pool_lenient(p) for p in (plan['body'].get('IPAM') or {}).get('Config') or []]
             for container in containers:
-                lost = addresses_fit(container['settings'], pools)
+                lost = addresses_fit(container['settings'], plan['desired']['fields'].get('ipam_config'))
                 if lost:
                     raise FabricError('network %s: container %s has static address %s, outside the new ipam_config; '
                                       'recreating would lose it. Change the container first.'
                                       % (name, container['name'], ', '.join(lost)), **details)
+            conflicts = address_conflicts(containers, pools)
+            if conflicts:
+                raise FabricError('network %s cannot be recreated: %s. Change ipam_config (gateway, aux_addresses) '
+                                  'or the containers first.' % (name, '; '.join(conflicts)), **details)
         elif (names or services) and not plan['desired']['force']:
             what = '; '.join(part for part in (
                 ('attached containers: %s' % ', '.join(names)) if names else '',
@@ -930,52 +1217,190 @@ class Engine:
             return
         name = plan['network']
         if action == 'create':
-            created = self._create(create_body(plan['desired'], self.driver))
+            try:
+                created = self._create(create_body(plan['desired'], self.driver))
+            except FabricError as exc:
+                existing = self._made_meanwhile(plan) if 'already exists' in exc.msg else None
+                if existing is None:
+                    raise
+                # A concurrent run created it between our listing and our create: it is there, as declared.
+                self.writer.attempted = None
+                plan.update(action='none', id=existing['Id'], made_meanwhile=True)
+                return
             plan['new_id'] = (created or {}).get('Id')
             return
         network = plan['current']
+        containers = plan.get('containers', [])
         doing = '%s network %s' % ('Recreating' if action == 'recreate' else 'Removing', name)
-        for container in plan.get('containers', []):
-            self.write(doing, _endpoints.disconnect, self.client, network['Id'], container['id'], doing)
-        for service_name in plan.get('services', []):
-            self.write('%s: updating service %s to leave it' % (doing, service_name), self._leave_service,
-                       self._service_by_name[service_name], network)
+        record = None
+        if action == 'recreate' and containers:
+            # Before the first disconnect: a crash from here on is finished by the next run.
+            record = self.journal.write(name, self.driver, body_from_network(network), containers)
+            self.journal.pending.append(record)
+        detached = []
         try:
+            for container in containers:
+                self.write('%s: disconnecting container %s' % (doing, container['name']), _endpoints.disconnect,
+                           self.client, network['Id'], container['id'], doing)
+                detached.append(container)
+            for service_name in plan.get('services', []):
+                self._leave_service(doing, service_name, network)
             if plan.get('services') and not self.check_mode:
                 self._remove_when_released(network, name)
             else:
                 self.write('Removing network %s' % name, self.client.api.remove_network, network['Id'])
         except FabricError as exc:
-            # Docker kept the network (containers of other nodes, a network made from it...):
-            # give this host's containers their endpoints back before reporting.
-            self._reconnect(plan, network['Id'], doing)
-            raise FabricError('%s: Docker refused to remove it, so its containers on this host were reconnected: %s'
-                              % (doing, exc.msg), network=name)
+            # Docker kept the network (containers of other nodes, a network made from it, a service update
+            # refused...): give this host's containers their endpoints back before reporting.
+            failures = self._reconnect(detached, network['Id'], doing)
+            self._forget(record, name, failures)
+            raise FabricError('%s: %s; so its containers on this host were reconnected%s'
+                              % (doing, exc.msg, _failed_text(failures)), network=name)
         if action == 'remove':
             return
         try:
-            created = self._create(create_body(plan['desired'], self.driver))
+            created = self._create(plan['body'])
         except FabricError as exc:
             # Put the network back as it was, with its containers, before reporting.
             restored = self._create(body_from_network(network))
-            self._reconnect(plan, (restored or {}).get('Id') or name, doing)
+            failures = self._reconnect(containers, (restored or {}).get('Id') or name, doing)
+            self._forget(record, name, failures)
             raise FabricError('network %s could not be recreated with the new settings, so it was put back as it '
-                              'was with its containers: %s' % (name, exc.msg), network=name)
+                              'was with its containers%s: %s' % (name, _failed_text(failures), exc.msg), network=name)
         new_id = (created or {}).get('Id') or name
         plan['new_id'] = new_id if created else None
-        self._reconnect(plan, new_id, doing)
-
-    def _reconnect(self, plan, network_id, doing):
-        failures = []
-        for container in plan.get('containers', []):
-            try:
-                self.write(doing, _endpoints.connect, self.client, network_id, container['id'],
-                           container['settings'], doing)
-            except FabricError as exc:
-                failures.append('%s (%s)' % (container['name'], exc.msg))
+        failures = self._reconnect(containers, new_id, doing)
         if failures:
-            raise FabricError('network %s was recreated but these containers could not be reconnected: %s'
-                              % (plan['network'], '; '.join(failures)), network=plan['network'])
+            self._roll_back(plan, network, new_id, failures, record, doing)
+        self._forget(record, name, [])
+
+    def _forget(self, record, name, failures):
+        """The recreation is over: remove its record, unless a container is still missing its endpoint."""
+        if record and not failures:
+            self.journal.remove(record, name)
+            self.journal.pending.remove(record)
+
+    def _roll_back(self, plan, old, new_id, failures, record, doing):
+        """A container could not join the new network: put the old network back with every container."""
+        failed = set(name for name, dummy in failures)
+        for container in plan['containers']:
+            if container['name'] not in failed:
+                self.write('%s (rolling back): disconnecting container %s' % (doing, container['name']),
+                           _endpoints.disconnect, self.client, new_id, container['id'], doing)
+        self.write('%s (rolling back): removing the new network' % doing, self.client.api.remove_network, new_id)
+        restored = self._create(body_from_network(old))
+        again = self._reconnect(plan['containers'], (restored or {}).get('Id') or plan['network'], doing)
+        self._forget(record, plan['network'], again)
+        raise FabricError('network %s was recreated but these containers could not join it: %s; so the network was '
+                          'put back as it was, with its containers%s.'
+                          % (plan['network'], '; '.join('%s (%s)' % f for f in failures), _failed_text(again)),
+                          network=plan['network'])
+
+    def _reconnect(self, containers, network_id, doing):
+        """Connect every container with its settings (static addresses first); the failures, as (name, reason)."""
+        failures = []
+        for container in static_first(containers):
+            try:
+                self.write('%s: connecting container %s' % (doing, container['name']), _endpoints.connect,
+                           self.client, network_id, container['id'], container['settings'], doing)
+            except FabricError as exc:
+                failures.append((container['name'], exc.msg))
+        return failures
+
+
+def _failed_text(failures):
+    if not failures:
+        return ''
+    return (', except %s (the recreation record on the Docker host keeps their settings: run the task again)'
+            % '; '.join('%s: %s' % f for f in failures))
+
+
+def _inspect_or_none(client, container_id):
+    try:
+        return client.api.inspect_container(container_id)
+    except APIError as exc:
+        if getattr(exc, 'status_code', None) == 404:
+            return None
+        raise
+
+
+def _created_key(network):
+    """Docker's Created (RFC 3339 with up to 9 decimals, trailing zeros cut) in a form that sorts, then the id."""
+    text = network.get('Created') or ''
+    match = re.match(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$', text)
+    if not match:
+        return (text, '', network.get('Id') or '')
+    return (match.group(1), (match.group(2) or '').ljust(9, '0'), network.get('Id') or '')
+
+
+def oldest_first(networks):
+    """Networks of one name, the oldest (by Created, then id) first: the one every run keeps."""
+    return sorted(networks, key=_created_key)
+
+
+def normalise_pool_lenient(pool):
+    """A Docker IPAM Config entry (create body form) -> our pool form."""
+    out = {'subnet': _lenient_cidr(pool['Subnet'])}
+    if pool.get('Gateway'):
+        out['gateway'] = _lenient_ip(pool['Gateway'])
+    if pool.get('AuxiliaryAddresses'):
+        out['aux_addresses'] = dict((k, _lenient_ip(v)) for k, v in pool['AuxiliaryAddresses'].items())
+    return out
+
+
+def recreation_body(desired, current, driver):
+    """The create body of a recreation: the declared fields, and the current pools where none are declared.
+
+    Without declared pools Docker would pick a subnet again, maybe another one,
+    and the containers' static addresses would no longer fit.
+    """
+    fields = dict(desired['fields'])
+    if 'ipam_config' not in fields and (fields.get('ipam_driver') or 'default') == 'default':
+        pools = [dict((k, v) for k, v in p.items() if k != 'gateway' or v) for p in actual_pools(current)]
+        if pools:
+            fields['ipam_config'] = pools
+    return create_body(dict(desired, fields=fields), driver)
+
+
+def default_gateway(subnet):
+    """The gateway Docker's default IPAM picks when none is given: the first address after the network's."""
+    network = ipaddress.ip_network(subnet, strict=False)
+    return str(network.network_address + 1)
+
+
+def address_conflicts(containers, pools):
+    """Static addresses of the containers that the new network would refuse, with the reason (pure)."""
+    reserved = {}
+    nets = []
+    for pool in pools:
+        try:
+            net = ipaddress.ip_network(pool['subnet'], strict=False)
+        except ValueError:
+            continue
+        nets.append(net)
+        gateway = pool.get('gateway') or default_gateway(pool['subnet'])
+        reserved[_lenient_ip(gateway)] = 'the gateway of %s%s' % (net, '' if pool.get('gateway') else ' (Docker picks it)')
+        for host, address in (pool.get('aux_addresses') or {}).items():
+            reserved[_lenient_ip(address)] = 'the auxiliary address %s' % host
+        reserved[str(net.network_address)] = 'the network address of %s' % net
+        if net.version == 4 and net.prefixlen < 31:
+            reserved[str(net.broadcast_address)] = 'the broadcast address of %s' % net
+    holders = {}
+    found = []
+    for container in containers:
+        for key in ('ipv4_address', 'ipv6_address'):
+            address = container['settings'].get(key)
+            if not address:
+                continue
+            address = _lenient_ip(address)
+            if address in reserved:
+                found.append('container %s has static address %s, which would be %s'
+                             % (container['name'], address, reserved[address]))
+            elif address in holders:
+                found.append('containers %s and %s have the same static address %s'
+                             % (holders[address], container['name'], address))
+            holders[address] = container['name']
+    return found
 
 
 def body_from_network(network):
@@ -1128,6 +1553,7 @@ def network_argument_spec(driver, connection_spec):
     element['name']['required'] = True
     spec['networks'] = dict(type='list', elements='dict', options=element)
     spec['purge'] = dict(type='bool', default=False)
+    spec['owner'] = dict(type='str', default=DEFAULT_OWNER)
     return spec
 
 

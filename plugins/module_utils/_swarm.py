@@ -483,7 +483,31 @@ class Writer:
         self.done.append(action)
         if self.check_mode:
             return None
-        return self.client.call(doing, method, *args, **kwargs)
+        try:
+            return self.client.call(doing, method, *args, **kwargs)
+        except FabricError as exc:
+            # A failure half-way reports what was already done (issue 11; #15 moves this onto _writer.Writer).
+            self.done.pop()
+            if self.done:
+                exc.details.setdefault('changed', True)
+                exc.details.setdefault('done', list(self.done))
+            raise
+
+
+def check_wait_timeout(params):
+    """wait_timeout is a number of seconds to wait; zero or less would never wait (pure)."""
+    timeout = params.get('wait_timeout')
+    if timeout is not None and timeout < 1:
+        raise FabricError('wait_timeout %s: give a positive number of seconds (the default is 120).' % timeout)
+
+
+def check_node_labels(labels):
+    """Node label keys must be non-empty words without spaces (Docker accepts an empty key, and nothing can match it)."""
+    for key in labels or {}:
+        text = str(key)
+        if not text.strip() or text != text.strip() or any(ch.isspace() for ch in text):
+            raise FabricError('labels: %r is not a usable label key; give keys like zone or com.example.rack '
+                              '(no empty keys, no spaces).' % text)
 
 
 def wait_for(check, timeout, what):
@@ -553,6 +577,7 @@ def run_swarm(client, params, check_mode):
     """The swarm module: init, join, update settings, rotate secrets, unlock, leave."""
     if params['state'] == 'join' and not (params.get('remote_addrs') and params.get('join_token')):
         raise FabricError('state=join needs remote_addrs (managers of the swarm) and join_token.')
+    check_wait_timeout(params)
     if params.get('default_addr_pool') is not None:
         params['default_addr_pool'] = normalise_pool(params['default_addr_pool'])
     normalise_settings(params)  # bad input fails here, before any call
@@ -713,6 +738,8 @@ def run_swarm_node(client, params, check_mode):
     """The swarm_node module: availability, role, labels of one node; or take it out of the swarm."""
     if params['state'] == 'absent' and (params.get('availability') or params.get('role') or params.get('labels')):
         raise FabricError('state=absent takes the node out of the swarm; leave out availability, role and labels.')
+    check_wait_timeout(params)
+    check_node_labels(params.get('labels'))
     self_id = _require_manager(client).get('NodeID')
     nodes = list_nodes(client)
     node = select_node(nodes, params['node'])

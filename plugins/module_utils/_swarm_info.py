@@ -9,6 +9,8 @@ touches join tokens or the unlock key.
 
 from __future__ import annotations
 
+from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
+
 
 def describe_node(node):
     """One entry of Docker's node listing, flattened to what playbooks decide on."""
@@ -48,9 +50,23 @@ def describe_membership(info):
     }
 
 
+def lost_quorum(message):
+    """Docker's words when a manager answers but its swarm has no leader."""
+    lower = message.lower()
+    return 'does not have a leader' in lower or 'no leader' in lower or 'quorum' in lower
+
+
 def gather(client):
     membership = describe_membership(client.call('Reading the node\'s swarm state', client.api.info))
     if membership['is_manager']:
-        nodes = client.call('Listing the swarm\'s nodes', client.api.nodes)
+        try:
+            nodes = client.call('Listing the swarm\'s nodes', client.api.nodes)
+        except FabricError as exc:
+            if not lost_quorum(exc.msg):
+                raise
+            # The manager answers but its swarm has no leader: say so, not "does not answer".
+            membership.update(leader_available=False, nodes=[], error=exc.msg)
+            return membership
+        membership['leader_available'] = True
         membership['nodes'] = sorted((describe_node(n) for n in nodes), key=lambda n: (n['addr'] or '', n['id']))
     return membership

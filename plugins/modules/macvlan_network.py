@@ -288,7 +288,12 @@ actions:
   sample: [{network: backend, action: recreate, changes: [ipam_config], containers: [web_1]}]
   contains:
     network: {description: Network name., type: str, returned: always}
-    action: {description: 'V(create), V(recreate) or V(remove).', type: str, returned: always}
+    action:
+      description:
+        - V(create), V(recreate) or V(remove); V(resume) when an interrupted recreation was finished first (its
+          C(containers) are the ones reconnected, C(gone) the recorded ones that no longer exist).
+      type: str
+      returned: always
     changes: {description: 'The options whose declared value differs, by option name, as in network_attachment (recreate only).', type: list, elements: str, returned: when recreating}
     containers: {description: Containers disconnected (and reconnected on recreate)., type: list, elements: str, returned: when any}
     purge: {description: The network was removed by O(purge)., type: bool, returned: when purged}
@@ -298,6 +303,31 @@ networks:
   type: list
   elements: dict
   sample: [{name: backend, action: none, id: 3f1c...}]
+duplicates_removed:
+  description:
+    - Networks of a declared name with the same settings and no endpoints, made by another run at the same time
+      (Docker does not prevent it); the oldest (by creation time, then id) is kept and these are removed.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{network: backend, id: 9a2e..., kept: 3f1c...}]
+done:
+  description: On failure, the writes Docker had accepted before it (then C(changed) is V(true)).
+  returned: when the task failed after a change
+  type: list
+  elements: str
+  sample: [Creating network web, Creating network db]
+interrupted:
+  description: On failure, the write in flight (Docker may or may not have made it).
+  returned: when the task failed during a write
+  type: str
+recreation_records:
+  description:
+    - On failure during a recreation, the volumes on the Docker host that record the endpoints still to reconnect;
+      the next run of the task finishes the recreation.
+  returned: when a recreation failed half-way
+  type: list
+  elements: str
 '''
 
 from ansible.module_utils.basic import AnsibleModule

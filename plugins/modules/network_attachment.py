@@ -198,6 +198,16 @@ actions:
   type: list
   elements: dict
   sample: [{action: reconnect, container: web_1, changes: [aliases]}]
+done:
+  description: On failure, the writes Docker had accepted before it (then C(changed) is V(true)).
+  returned: when the task failed after a change
+  type: list
+  elements: str
+  sample: [Connecting container web_1 on network 3f1c..., Disconnecting container web_2 on network 3f1c...]
+interrupted:
+  description: On failure, the write in flight (Docker may or may not have made it).
+  returned: when the task failed during a write
+  type: str
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -55,6 +55,13 @@ remote_managers:
   elements: dict
 error: {description: "The node's swarm error, if any.", returned: success, type: str}
 hostname: {description: The engine's host name., returned: success, type: str}
+leader_available:
+  description:
+    - On a manager, whether its swarm has a leader. V(false) when quorum is lost (more than half of the managers
+      down) - the manager answers, but cannot list or change anything; O(nodes) is then empty and C(error) says why.
+  returned: when the node is a manager
+  type: bool
+  version_added: 0.1.0
 nodes:
   description:
     - Every node of the swarm, with C(id), C(hostname), C(role), C(availability), C(labels), C(state),

@@ -11,7 +11,8 @@ import pytest
 
 from harness import Ansible, Lab
 
-LAB_ID = os.environ.get('DOCKNET_LAB_ID', '0')
+# Never lab 0, the one `make demo` builds: the tests' networks and purges must not meet the demo's.
+LAB_ID = os.environ.get('DOCKNET_LAB_ID', '1')
 LAB_NODES = 3
 
 

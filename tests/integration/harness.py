@@ -158,6 +158,24 @@ class Ansible:
         path.write_text(yaml.safe_dump(play, sort_keys=False))
         return self.playbook(path, extra_args=extra_args, env=env)
 
+    def start(self, tasks, hosts='node1'):
+        """Start ``tasks`` like ``play`` but without waiting: for faults injected while a task runs.
+
+        Returns a handle whose ``wait()`` gives the PlayRun.
+        """
+        prepared = [dict(dict(task), diff=task.get('diff', True), ignore_errors=task.get('ignore_errors', True))
+                    for task in tasks]
+        play = [{'hosts': hosts, 'gather_facts': False,
+                 'module_defaults': {'group/docknet.fabric.docker': {'docker_host': '{{ docker_host }}'}},
+                 'tasks': prepared}]
+        path = Path(tempfile.mkstemp(dir=self.workdir, suffix='.yml')[1])
+        path.write_text(yaml.safe_dump(play, sort_keys=False))
+        record = Path(tempfile.mkstemp(dir=self.workdir, suffix='.json')[1])
+        proc = subprocess.Popen([ANSIBLE_PLAYBOOK, '-i', str(self.lab.inventory), str(path)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env(dict(DOCKNET_RECORD_FILE=str(record))))
+        return _Running(proc, record)
+
     def module(self, name, args, hosts='node1', check=False):
         """Run one module once and return its result."""
         run = self.play([{name: args, 'check_mode': check}], hosts=hosts)
@@ -173,6 +191,22 @@ class Ansible:
         ], hosts=hosts)
         assert len(run) == 3, run
         return run[0], run[1], run[2]
+
+
+class _Running:
+    """An ansible-playbook run in progress (``Ansible.start``)."""
+
+    def __init__(self, proc, record):
+        self.proc = proc
+        self.record = record
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def wait(self, timeout=600):
+        stdout, stderr = self.proc.communicate(timeout=timeout)
+        records = json.loads(self.record.read_text()) if self.record.stat().st_size else []
+        return PlayRun(records, self.proc.returncode, stdout, stderr)
 
 
 def assert_ok(result, changed=None):

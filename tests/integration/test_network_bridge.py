@@ -108,7 +108,7 @@ def test_every_option_lifecycle(ansible, lab):
             'com.docker.network.bridge.enable_ip_masquerade': 'false',
             'com.docker.network.bridge.host_binding_ipv4': '127.0.0.1',
             'com.docker.network.driver.mtu': '1400'}
-        assert stored['Labels'] == {'tier': 'back', 'team': 'net', OWNER: 'true'}
+        assert stored['Labels'] == {'tier': 'back', 'team': 'net', OWNER: 'true', 'docknet.fabric.owner': 'default'}
         assert stored['EnableIPv6'] is True
 
 

@@ -35,12 +35,13 @@ def manager(cluster='c1'):
 WORKER = {'local_node_state': 'active', 'is_manager': False, 'cluster_id': None}
 
 
-def plan(infos, managers=('n1', 'n2'), workers=('n3',)):
+def plan(infos, managers=('n1', 'n2'), workers=('n3',), excluded=()):
     hosts = list(managers) + list(workers)
     hostvars = {h: {'__swarm_cluster_info': infos.get(h, INACTIVE),
                     '_swarm_cluster_self': {'addr': '10.0.0.%d' % (i + 1)}} for i, h in enumerate(hosts)}
     variables = {'hostvars': hostvars, '_swarm_cluster_hosts': hosts, '_swarm_cluster_managers': list(managers),
-                 'swarm_cluster_managers_group': 'swarm_managers', 'swarm_cluster_listen_port': 2377}
+                 'swarm_cluster_managers_group': 'swarm_managers', 'swarm_cluster_listen_port': 2377,
+                 '_swarm_cluster_excluded': list(excluded)}
     return yaml.safe_load(Templar(loader=DataLoader(), variables=variables).template(trust_as_template(PLAN.read_text())))
 
 
@@ -70,3 +71,32 @@ def test_down_and_members_are_reported():
     assert result['down'] == ['n1']
     assert result['members'] == {'n2': 'manager', 'n3': 'worker'}
     assert result['cluster_id'] == 'c1'
+
+
+NO_LEADER = dict(manager(), leader_available=False, error='The swarm does not have a leader.')
+
+
+@pytest.mark.parametrize('infos, excluded, seed, error', [
+    # --limit 'all:!n1' with n1 dead: n2 answers as a manager, so it leads; nothing is guessed about n1.
+    ({'n2': manager(), 'n3': WORKER}, ['n1'], 'n2', ''),
+    # n1 left out although it answers (its info is stale from another play): still not used.
+    ({'n1': manager(), 'n2': manager(), 'n3': WORKER}, ['n1'], 'n2', ''),
+    # Only the left-out manager could hold the swarm: never a second swarm.
+    ({'n3': INACTIVE}, ['n1', 'n2'], None, 'left out of the play'),
+    ({'n3': WORKER}, ['n1'], None, 'no listed node answers'),
+])
+def test_hosts_left_out_of_the_play(infos, excluded, seed, error):
+    result = plan(infos, excluded=excluded)
+    assert result['excluded'] == excluded
+    assert all(h in result['down'] for h in excluded)
+    assert result['unreachable'] == [h for h in result['down'] if h not in excluded]
+    if error:
+        assert error in result['error'] and result['init'] is False, result
+    else:
+        assert result['error'] == '' and result['seed'] == seed and result['init'] is False, result
+
+
+def test_lost_quorum_is_reported_as_no_leader():
+    result = plan({'n1': NO_LEADER, 'n2': DOWN, 'n3': WORKER})
+    assert result['no_leader'] == ['n1'] and result['unreachable'] == ['n2']
+    assert 'no leader' in result['error'] and 'quorum' in result['error'] and result['init'] is False

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import re
+
 import errno
 import socket
 import ssl
@@ -21,6 +23,7 @@ from ansible_collections.docknet.fabric.plugins.module_utils._client import (
 )
 
 HOST = 'unix:///run/x/docker.sock'
+TLS_HOST = 'tcp://198.18.255.1:2376'  # never contacted: the options fail first
 
 
 def wrapped(cause):
@@ -108,11 +111,17 @@ def base_params(**overrides):
 
 @pytest.mark.parametrize('overrides, expected', [
     (dict(api_version='newest'), "api_version: 'newest' is not a Docker API version"),
-    (dict(tls=True, client_cert='/c.pem'), 'client_cert and client_key go together'),
-    (dict(validate_certs=True), 'validate_certs needs ca_path'),
+    (dict(tls=True, client_cert='/c.pem', docker_host=TLS_HOST), 'client_cert and client_key go together'),
+    (dict(validate_certs=True, docker_host=TLS_HOST), 'validate_certs needs ca_path'),
+    (dict(timeout=0), 'timeout 0: give a positive number of seconds'),
+    (dict(timeout=-1), 'timeout -1: give a positive number of seconds'),
+    (dict(docker_host='tcp://[::1'), "docker_host 'tcp://[::1' is not a valid address"),
+    (dict(docker_host='tcp://:2375'), "docker_host 'tcp://:2375' names no host"),
+    (dict(docker_host='unix:///run/docker.sock', tls=True), 'tls and validate_certs apply to tcp:// connections'),
+    (dict(docker_host='unix://run/docker.sock'), "docker_host 'unix://run/docker.sock': a unix socket needs an absolute"),
 ])
 def test_bad_connection_options_fail_before_connecting(overrides, expected):
-    with pytest.raises(FabricError, match='^' + expected.replace('(', r'\(')):
+    with pytest.raises(FabricError, match='^' + re.escape(expected)):
         connect(base_params(**overrides))
 
 
@@ -133,3 +142,43 @@ def test_missing_socket_fails_with_one_line():
 ])
 def test_daemon_errors_become_one_line(text, expected):
     assert one_line(text) == expected
+
+
+def test_ssh_without_paramiko_says_what_to_install():
+    try:
+        import paramiko  # noqa: F401  pylint: disable=unused-import
+        pytest.skip('paramiko is installed')
+    except ImportError:
+        pass
+    with pytest.raises(FabricError, match='ssh:// needs the Python package paramiko'):
+        connect(base_params(docker_host='ssh://root@198.18.255.1'))
+
+
+def test_a_web_server_is_not_a_docker_daemon(tmp_path):
+    """A plain web server (here: Python's, on loopback) gets one line, never its HTML page."""
+    import subprocess
+    import socket
+    import sys
+    import time
+    (tmp_path / 'index.html').write_text('<!DOCTYPE html><html><body>It works</body></html>')
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = subprocess.Popen([sys.executable, '-m', 'http.server', str(port), '--bind', '127.0.0.1'],
+                              cwd=str(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(('127.0.0.1', port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        with pytest.raises(FabricError) as caught:
+            connect(base_params(docker_host='tcp://127.0.0.1:%d' % port))
+    finally:
+        server.terminate()
+        server.wait()
+    assert 'answered, but not as a Docker daemon' in caught.value.msg
+    assert '<' not in caught.value.msg

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.docknet.fabric.plugins.module_utils import _network as net
+from ansible_collections.docknet.fabric.plugins.module_utils import _recreation as recreation
 from ansible_collections.docknet.fabric.plugins.module_utils._client import APIError, FabricError
 
 
@@ -175,7 +176,7 @@ def test_create_body():
     body = net.create_body(wanted, 'overlay')
     assert body['Options'] == {'encrypted': '', 'com.docker.network.driver.mtu': '1400',
                                'com.docker.network.driver.overlay.vxlanid_list': '4242'}
-    assert body['Labels'] == {'a': 'b', net.OWNER_LABEL: 'true'}
+    assert body['Labels'] == {'a': 'b', net.OWNER_LABEL: 'true', net.OWNER_SCOPE_LABEL: 'default'}
     assert body['Attachable'] is True
     assert body['IPAM'] == {'Driver': 'default', 'Config': [{'Subnet': '10.5.0.0/24'}]}
     swarm_macvlan = net.create_body(desired('macvlan', config_from='cfg', attachable=True), 'macvlan')
@@ -291,12 +292,16 @@ class ReadOnlyApi:
 
     api_version = '1.41'
 
-    def __init__(self, networks, containers=()):
+    def __init__(self, networks, containers=(), volumes=()):
         self._networks = networks
         self._containers = list(containers)
+        self._volumes = list(volumes)
 
     def networks(self):
         return self._networks
+
+    def volumes(self, filters=None):
+        return {'Volumes': self._volumes}
 
     def containers(self, all=False, filters=None):
         return [{'Id': c['Id']} for c in self._containers]
@@ -431,8 +436,8 @@ def test_an_existing_dual_stack_overlay_is_warned_about_and_newer_engines_pass()
 class RecordingApi(ReadOnlyApi):
     """Writes are recorded; creating a network with ``refuse_subnet`` fails like the daemon would."""
 
-    def __init__(self, networks, containers=(), refuse_subnet=None):
-        super().__init__(networks, containers)
+    def __init__(self, networks, containers=(), refuse_subnet=None, volumes=()):
+        super().__init__(networks, containers, volumes)
         self.calls = []
         self.refuse_subnet = refuse_subnet
 
@@ -451,6 +456,14 @@ class RecordingApi(ReadOnlyApi):
 
     def remove_network(self, network_id):
         self.calls.append(('remove', network_id))
+
+    def create_volume(self, name, driver=None, labels=None):
+        self.calls.append(('record', name))
+        self._volumes.append({'Name': name, 'Labels': labels})
+
+    def remove_volume(self, name, force=False):
+        self.calls.append(('forget', name))
+        self._volumes = [v for v in self._volumes if v['Name'] != name]
 
     def disconnect_container_from_network(self, container, network, force=False):
         self.calls.append(('disconnect', container[:1], network))
@@ -477,12 +490,16 @@ def test_failed_recreation_puts_the_network_and_its_containers_back():
         net.run(CallingClient(api), dict(name='n', ipam_config=[{'subnet': '10.0.0.0/16'}], recreate=True),
                 'bridge', False)
     assert 'put back as it was' in info.value.msg and 'refused' in info.value.msg
+    record = ('record', recreation.volume_name('n'))
     assert api.calls == [
+        record,
         ('disconnect', 'c', 'n' + '-id' * 8),
         ('remove', 'n' + '-id' * 8),
         ('create', 'n', ['10.0.0.0/24']),
         ('connect', 'c', 'new-n', {'aliases': ['www'], 'ipv4_address': '10.0.0.5'}),
+        ('forget', record[1]),
     ]
+    assert info.value.details['changed'] is True and len(info.value.details['done']) == 6
 
 
 def test_recreation_reconnects_with_the_same_settings():
@@ -494,7 +511,8 @@ def test_recreation_reconnects_with_the_same_settings():
     api = RecordingApi([listing_entry('n', pools=[{'Subnet': '10.0.0.0/24'}])], containers=[web])
     result = net.run(CallingClient(api), dict(name='n', labels={'new': 'label'}, recreate=True), 'bridge', False)
     assert result['changed'] is True
-    assert api.calls[-1] == ('connect', 'c', 'new-n', {'aliases': ['www'], 'ipv4_address': '10.0.0.5',
+    assert api.calls[-1] == ('forget', recreation.volume_name('n'))
+    assert api.calls[-2] == ('connect', 'c', 'new-n', {'aliases': ['www'], 'ipv4_address': '10.0.0.5',
                                                        'ipv6_address': 'fd00::5', 'links': [('db', 'database')]})
 
 
@@ -592,3 +610,218 @@ def test_changes_are_named_by_option(driver):
     if driver == 'macvlan':
         fields |= {'config_only', 'config_from'}
     assert fields <= set(net.network_spec(driver))
+
+
+# ---------------------------------------------------------------- safety (issue 11)
+
+def test_purge_removes_only_networks_of_its_own_owner():
+    listing = [
+        listing_entry('legacy'),  # made before the owner label: the default owner's
+        listing_entry('mine', labels={net.OWNER_LABEL: 'true', net.OWNER_SCOPE_LABEL: 'demo'}),
+        listing_entry('theirs', labels={net.OWNER_LABEL: 'true', net.OWNER_SCOPE_LABEL: 'tests'}),
+    ]
+    assert [n['Name'] for n in net.purge_candidates(listing, 'bridge', set())] == ['legacy']
+    assert [n['Name'] for n in net.purge_candidates(listing, 'bridge', set(), owner='demo')] == ['mine']
+
+
+@pytest.mark.parametrize('pools, containers, fragment', [
+    ([{'subnet': '10.0.0.0/24', 'gateway': '10.0.0.5'}], {'web': '10.0.0.5'}, 'would be the gateway of 10.0.0.0/24'),
+    ([{'subnet': '10.0.0.0/24'}], {'web': '10.0.0.1'}, 'gateway of 10.0.0.0/24 (Docker picks it)'),
+    ([{'subnet': '10.0.0.0/24', 'aux_addresses': {'router': '10.0.0.7'}}], {'web': '10.0.0.7'},
+     'auxiliary address router'),
+    ([{'subnet': '10.0.0.0/24'}], {'web': '10.0.0.255'}, 'broadcast address'),
+    ([{'subnet': 'fd00::/64'}], {'web6': 'fd00::1'}, 'gateway of fd00::/64'),
+    ([{'subnet': '10.0.0.0/24'}], {'web': '10.0.0.9', 'db': '10.0.0.9'}, 'same static address 10.0.0.9'),
+    ([{'subnet': '10.0.0.0/24'}], {'web': '10.0.0.9'}, None),
+])
+def test_address_conflicts_of_a_recreation(pools, containers, fragment):
+    entries = [{'name': name.rstrip('6'), 'settings': {'ipv6_address' if name.endswith('6') else 'ipv4_address': ip}}
+               for name, ip in containers.items()]
+    found = net.address_conflicts(entries, pools)
+    if fragment is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and fragment in found[0], found
+
+
+@pytest.mark.parametrize('networks, fragment', [
+    ([{'name': 'a', 'vxlan_ids': [99999999]}], 'outside 1..16777215'),
+    ([{'name': 'a', 'vxlan_ids': [0]}], 'outside 1..16777215'),
+    ([{'name': 'a', 'vxlan_ids': [5000, 5001], 'ipam_config': [{'subnet': '10.1.0.0/24'}]}],
+     '2 vxlan_ids for 1 subnet'),
+    ([{'name': 'a', 'vxlan_ids': [5000, 5000], 'ipam_config': [{'subnet': '10.1.0.0/24'}, {'subnet': '10.2.0.0/24'}]}],
+     'an id twice'),
+    ([{'name': 'a', 'vxlan_ids': [5000]}, {'name': 'b', 'vxlan_ids': [5000]}], 'both ask for VXLAN id 5000'),
+    ([{'name': 'a', 'ipam_config': [{'subnet': '10.1.0.0/24'}]}, {'name': 'b', 'ipam_config': [{'subnet': '10.1.0.0/24'}]}],
+     'overlapping subnets'),
+    ([{'name': 'a', 'ipam_config': [{'subnet': '10.1.0.0/16'}]}, {'name': 'b', 'ipam_config': [{'subnet': '10.1.2.0/24'}]}],
+     'overlapping subnets'),
+])
+def test_bad_overlay_lists_are_refused(networks, fragment):
+    with pytest.raises(FabricError) as info:
+        net.normalise_task(dict(networks=networks), 'overlay')
+    assert fragment in info.value.msg
+
+
+def test_a_removed_entry_may_share_a_subnet_and_good_lists_pass():
+    net.normalise_task(dict(networks=[{'name': 'a', 'ipam_config': [{'subnet': '10.1.0.0/24'}], 'vxlan_ids': [5000]},
+                                      {'name': 'b', 'ipam_config': [{'subnet': '10.1.0.0/24'}], 'state': 'absent'}]),
+                       'overlay')
+
+
+@pytest.mark.parametrize('driver, existing, fragment', [
+    ('bridge', listing_entry('old', pools=[{'Subnet': '10.1.0.0/16'}]), 'overlaps subnet 10.1.0.0/16 of the existing network old'),
+    ('overlay', listing_entry('old', driver='overlay', Scope='swarm', pools=[{'Subnet': '10.1.0.0/24'}]), 'overlaps'),
+    ('overlay', listing_entry('old', driver='overlay', Scope='swarm',
+                              options={'com.docker.network.driver.overlay.vxlanid_list': '5000'}), 'already used by network old'),
+    # Another address space, a config-only network or the network itself: no conflict.
+    ('bridge', listing_entry('old', driver='overlay', Scope='swarm', pools=[{'Subnet': '10.1.0.0/24'}]), None),
+    ('bridge', listing_entry('old', driver='null', ConfigOnly=True, pools=[{'Subnet': '10.1.0.0/24'}]), None),
+    ('bridge', listing_entry('a', pools=[{'Subnet': '10.1.0.0/24'}]), None),
+])
+def test_subnets_against_existing_networks(driver, existing, fragment):
+    wanted = net.normalise_task(dict(networks=[dict({'name': 'a', 'ipam_config': [{'subnet': '10.1.0.0/24'}]},
+                                                    **({'vxlan_ids': [5000]} if driver == 'overlay' else {}))]), driver)
+    if fragment is None:
+        net.check_subnets(wanted, [existing], driver)
+        return
+    with pytest.raises(FabricError) as info:
+        net.check_subnets(wanted, [existing], driver)
+    assert fragment in info.value.msg
+
+
+def test_oldest_network_comes_first_whatever_the_decimals():
+    networks = [{'Id': 'b', 'Created': '2026-11-28T10:00:00.12Z'}, {'Id': 'a', 'Created': '2026-11-28T10:00:00.1Z'},
+                {'Id': 'c', 'Created': '2026-11-28T10:00:00.1Z'}, {'Id': 'd', 'Created': '2026-11-28T09:59:59Z'}]
+    assert [n['Id'] for n in net.oldest_first(networks)] == ['d', 'a', 'c', 'b']
+
+
+def test_identical_empty_duplicates_are_removed_keeping_the_oldest():
+    first = listing_entry('n', Created='2026-11-28T10:00:00.1Z')
+    second = dict(listing_entry('n', Created='2026-11-28T10:00:00.2Z'), Id='zz' * 32)
+    api = RecordingApi([second, first])
+    result = net.run(CallingClient(api), dict(name='n'), 'bridge', False)
+    assert result['changed'] is True
+    assert api.calls == [('remove', 'zz' * 32)]
+    assert result['duplicates_removed'] == [{'network': 'n', 'id': 'zz' * 32, 'kept': first['Id']}]
+
+
+def test_duplicates_that_differ_are_not_touched():
+    first = listing_entry('n', Created='2026-11-28T10:00:00.1Z')
+    second = dict(listing_entry('n', Created='2026-11-28T10:00:00.2Z', Internal=True), Id='zz' * 32)
+    with pytest.raises(FabricError) as info:
+        net.run(CallingClient(RecordingApi([second, first])), dict(name='n', internal=False), 'bridge', False)
+    assert '2 networks of that name' in info.value.msg
+    foreign = dict(listing_entry('n', Created='2026-11-28T10:00:00.2Z', labels={}), Id='zz' * 32)
+    with pytest.raises(FabricError):
+        net.run(CallingClient(RecordingApi([foreign, first])), dict(name='n'), 'bridge', False)
+
+
+def test_duplicates_with_subnets_docker_chose_are_still_duplicates():
+    first = listing_entry('n', Created='2026-11-28T10:00:00.1Z', pools=[{'Subnet': '172.18.0.0/16'}])
+    second = dict(listing_entry('n', Created='2026-11-28T10:00:00.2Z', pools=[{'Subnet': '172.19.0.0/16'}]),
+                  Id='zz' * 32)
+    api = RecordingApi([second, first])
+    result = net.run(CallingClient(api), dict(networks=[{'name': 'n', 'state': 'absent'}]), 'bridge', False)
+    assert api.calls == [('remove', 'zz' * 32), ('remove', first['Id'])]
+    assert result['duplicates_removed'][0]['kept'] == first['Id']
+
+
+def test_a_recorded_recreation_is_finished_first():
+    web = {'Id': 'w' * 64, 'Name': '/web', 'NetworkSettings': {'Networks': {}}}
+    db = {'Id': 'd' * 64, 'Name': '/db', 'NetworkSettings': {'Networks': {'n': {'NetworkID': 'n' + '-id' * 8}}}}
+    old = listing_entry('n', pools=[{'Subnet': '10.0.0.0/24'}])
+    record = {'Name': recreation.volume_name('n'), 'Labels': recreation.make_record(
+        'n', 'bridge', net.body_from_network(old),
+        [{'id': 'w' * 64, 'name': 'web', 'settings': {'aliases': ['www'], 'ipv4_address': '10.0.0.5'}},
+         {'id': 'd' * 64, 'name': 'db', 'settings': {}},
+         {'id': 'g' * 64, 'name': 'gone', 'settings': {}}])}
+    api = RecordingApi([old], containers=[web, db], volumes=[record])
+
+    def inspect(container_id):
+        found = [c for c in (web, db) if c['Id'] == container_id]
+        if not found:
+            raise APIError('404', response=type('R', (), {'status_code': 404})())
+        return found[0]
+    api.inspect_container = inspect
+    result = net.run(CallingClient(api), dict(name='n', ipam_config=[{'subnet': '10.0.0.0/24'}]), 'bridge', False)
+    assert api.calls == [('connect', 'w', old['Id'], {'aliases': ['www'], 'ipv4_address': '10.0.0.5'}),
+                         ('forget', recreation.volume_name('n'))]
+    assert result['changed'] is True
+    assert result['actions'] == [{'network': 'n', 'action': 'resume', 'containers': ['web'], 'gone': ['gone']}]
+
+
+def test_a_container_that_cannot_rejoin_rolls_the_recreation_back():
+    def on(name, ip=None):
+        ipam = {'IPv4Address': ip} if ip else {}
+        return {'Id': name * 64, 'Name': '/' + name, 'State': {'Running': True},
+                'NetworkSettings': {'Networks': {'n': {'NetworkID': 'n' + '-id' * 8, 'IPAMConfig': ipam}}}}
+    old = listing_entry('n', pools=[{'Subnet': '10.0.0.0/24', 'Gateway': '10.0.0.1'}])
+    api = RecordingApi([old], containers=[on('a', '10.0.0.5'), on('b')])
+    connect = api.connect_container_to_network
+
+    refused = []
+
+    def refuse_b_on_the_new_network(container, network, **kwargs):
+        # The double gives the restored network the same id: refuse b once, on the new network only.
+        if container.startswith('b') and network == 'new-n' and not refused:
+            refused.append(container)
+            raise APIError('no more addresses')
+        connect(container, network, **kwargs)
+    api.connect_container_to_network = refuse_b_on_the_new_network
+    with pytest.raises(FabricError) as info:
+        net.run(CallingClient(api), dict(name='n', labels={'v': '2'}, recreate=True), 'bridge', False)
+    assert 'could not join it: b' in info.value.msg and 'put back as it was' in info.value.msg
+    record = recreation.volume_name('n')
+    assert api.calls == [
+        ('record', record),
+        ('disconnect', 'a', old['Id']), ('disconnect', 'b', old['Id']), ('remove', old['Id']),
+        ('create', 'n', ['10.0.0.0/24']),
+        ('connect', 'a', 'new-n', {'ipv4_address': '10.0.0.5'}),          # static first
+        ('disconnect', 'a', 'new-n'), ('remove', 'new-n'),                  # roll back
+        ('create', 'n', ['10.0.0.0/24']),
+        ('connect', 'a', 'new-n', {'ipv4_address': '10.0.0.5'}), ('connect', 'b', 'new-n', {}),
+        ('forget', record),
+    ]
+    assert info.value.details['changed'] is True
+
+
+def test_a_worker_never_purges_a_swarm_wide_network():
+    listing = [listing_entry('cfg', driver='null', ConfigOnly=True),
+               listing_entry('lan', driver='macvlan', labels={}, ConfigFrom={'Network': 'cfg'}, Scope='swarm')]
+    api = ReadOnlyApi(listing)
+    api.info = lambda: {'Swarm': {'LocalNodeState': 'active', 'ControlAvailable': False}}
+    result = net.run(DoubleClient(api), dict(networks=[{'name': 'cfg', 'config_only': True}], purge=True),
+                     'macvlan', True)
+    assert result['changed'] is False and result['actions'] == []
+
+
+def test_removing_two_networks_of_one_service_reads_it_before_each_update(monkeypatch):
+    a = listing_entry('a', driver='overlay', Scope='swarm')
+    b = listing_entry('b', driver='overlay', Scope='swarm')
+    service = {'ID': 's1', 'Version': {'Index': 1},
+               'Spec': {'Name': 'web', 'TaskTemplate': {'Networks': [{'Target': a['Id']}, {'Target': b['Id']}]}}}
+    api = RecordingApi([a, b])
+    api.services = lambda: [service]
+    api.inspect_service = lambda service_id: service
+    posted = []
+    api._post_json = lambda url, data=None, params=None: (
+        posted.append((url, params['version'], [t['Target'] for t in data['TaskTemplate']['Networks']])),
+        service.update({'Version': {'Index': service['Version']['Index'] + 1}, 'Spec': data}))
+    monkeypatch.setattr(net.Engine, '_remove_when_released',
+                        lambda self, network, name, seconds=60: api.remove_network(network['Id']))
+    net.run(CallingClient(api), dict(networks=[{'name': 'a', 'state': 'absent'}, {'name': 'b', 'state': 'absent'}],
+                                     force=True), 'overlay', False)
+    assert posted == [('/services/s1/update', 1, [b['Id']]), ('/services/s1/update', 2, [])]
+
+
+def test_a_network_another_run_created_meanwhile_is_taken_as_it_is():
+    api = RecordingApi([])
+    listings = iter([[], [listing_entry('n')]])
+    api.networks = lambda: next(listings)
+
+    def refuse(url, data=None, params=None):
+        raise APIError('network with name n already exists')
+    api._post_json = refuse
+    result = net.run(CallingClient(api), dict(name='n'), 'bridge', False)
+    assert result['changed'] is False and result['networks'] == [{'name': 'n', 'action': 'none', 'id': 'n' + '-id' * 8}]

@@ -378,3 +378,36 @@ def test_swarm_node_refuses_demotion_in_check_mode_too():
 def test_swarm_node_on_a_worker_says_where_to_run():
     with pytest.raises(FabricError, match='runs against a swarm manager'):
         _swarm.run_swarm_node(FakeClient(ReadOnlyAPI(WORKER)), node_params(node='n1'), check_mode=True)
+
+
+@pytest.mark.parametrize('timeout, ok', [(120, True), (1, True), (0, False), (-5, False), (None, True)])
+def test_wait_timeout_must_be_positive(timeout, ok):
+    if ok:
+        _swarm.check_wait_timeout({'wait_timeout': timeout})
+        return
+    with pytest.raises(FabricError, match='wait_timeout %s: give a positive number of seconds' % timeout):
+        _swarm.check_wait_timeout({'wait_timeout': timeout})
+
+
+@pytest.mark.parametrize('labels, ok', [({'zone': 'a', 'com.example.rack': ''}, True), ({'': 'a'}, False),
+                                        ({' ': 'a'}, False), ({'my zone': 'a'}, False), (None, True)])
+def test_node_label_keys(labels, ok):
+    if ok:
+        _swarm.check_node_labels(labels)
+        return
+    with pytest.raises(FabricError, match='is not a usable label key'):
+        _swarm.check_node_labels(labels)
+
+
+def test_a_swarm_write_that_fails_reports_the_writes_before_it():
+    class Client:
+        def call(self, doing, method, *args, **kwargs):
+            return method(*args, **kwargs)
+
+    def refuse():
+        raise FabricError('no')
+    writer = _swarm.Writer(Client(), False)
+    writer('promote', 'promoting', lambda: None)
+    with pytest.raises(FabricError) as info:
+        writer('set labels', 'updating', refuse)
+    assert info.value.details == {'changed': True, 'done': ['promote']}

@@ -38,3 +38,26 @@ def test_describe_node(node, expected_addr, leader):
     described = describe_node(node)
     assert described['addr'] == expected_addr and described['leader'] is leader and described['id'] == node['ID']
     assert described['labels'] == {}
+
+
+def test_a_manager_without_leader_is_reported_as_such():
+    from ansible_collections.docknet.fabric.plugins.module_utils import _swarm_info
+    from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
+
+    class Api:
+        def info(self):
+            return {'Swarm': {'LocalNodeState': 'active', 'ControlAvailable': True, 'Cluster': {'ID': 'c1'}}}
+
+        def nodes(self):
+            raise FabricError('Listing the swarm\'s nodes: the Docker daemon answered: rpc error: code = Unknown '
+                              'desc = The swarm does not have a leader. It\'s possible that too few managers are online.')
+
+    class Client:
+        api = Api()
+
+        def call(self, doing, method, *args, **kwargs):
+            return method(*args, **kwargs)
+
+    found = _swarm_info.gather(Client())
+    assert found['is_manager'] is True and found['leader_available'] is False and found['nodes'] == []
+    assert 'does not have a leader' in found['error']
