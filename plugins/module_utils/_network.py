@@ -787,8 +787,15 @@ class Engine:
             return
         network = plan['current']
         doing = '%s network %s' % ('Recreating' if action == 'recreate' else 'Removing', name)
-        for container in plan.get('containers', []):
-            self.write(doing, _endpoints.disconnect, self.client, network['Id'], container['id'], doing)
+        for container in list(plan.get('containers', [])):
+            try:
+                self.write(doing, _endpoints.disconnect, self.client, network['Id'], container['id'], doing)
+            except FabricError as exc:
+                # A removal races the containers leaving on their own (a removed service's tasks): one
+                # that is gone or already detached is what we wanted, not a failure.
+                if action != 'remove' or not any(w in exc.msg for w in ('is not connected', 'No such container')):
+                    raise
+                plan['containers'].remove(container)
         for service_name in plan.get('services', []):
             self.write('%s: updating service %s to leave it' % (doing, service_name), self._leave_service,
                        self._service_by_name[service_name], network)
