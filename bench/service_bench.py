@@ -170,9 +170,9 @@ def bench_site(services, overlays, nodes, inventory, workdir):
     result = {'services': services, 'overlays': overlays, 'nodes': len(nodes), 'first': round(first, 2),
               'noop': round(noop, 2), 'noop_changed': noop_changed, 'ping_floor': round(floor, 2),
               'ratio': round(noop / floor, 2)}
+    figures = (services, overlays, len(nodes), first, noop, noop_changed, floor, noop / floor)
     print('site.yml (%d services, %d overlays, %d nodes): first %.2f s, no-op %.2f s (changed=%d); ping floor '
-          '%.2f s; no-op / floor = %.2fx' % (services, overlays, len(nodes), first, noop, noop_changed, floor,
-                                              noop / floor), file=sys.stderr)
+          '%.2f s; no-op / floor = %.2fx' % figures, file=sys.stderr)
     return result
 
 
