@@ -27,7 +27,7 @@ import re
 import shlex
 import time
 
-from ansible_collections.docknet.fabric.plugins.module_utils._client import APIError, FabricError
+from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
 
 SECOND = 10 ** 9
 
