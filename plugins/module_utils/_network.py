@@ -1239,9 +1239,17 @@ class Engine:
             self.journal.pending.append(record)
         detached = []
         try:
-            for container in containers:
-                self.write('%s: disconnecting container %s' % (doing, container['name']), _endpoints.disconnect,
-                           self.client, network['Id'], container['id'], doing)
+            for container in list(containers):
+                try:
+                    self.write('%s: disconnecting container %s' % (doing, container['name']), _endpoints.disconnect,
+                               self.client, network['Id'], container['id'], doing)
+                except FabricError as exc:
+                    # A removal races the containers leaving on their own (a removed service's tasks): one
+                    # that is gone or already detached is what we wanted, not a failure.
+                    if action != 'remove' or not any(w in exc.msg for w in ('is not connected', 'No such container')):
+                        raise
+                    containers.remove(container)
+                    continue
                 detached.append(container)
             for service_name in plan.get('services', []):
                 self._leave_service(doing, service_name, network)

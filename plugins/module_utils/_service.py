@@ -27,7 +27,7 @@ import re
 import shlex
 import time
 
-from ansible_collections.docknet.fabric.plugins.module_utils._client import APIError, FabricError
+from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
 
 SECOND = 10 ** 9
 
@@ -47,8 +47,12 @@ RESTART_DEFAULTS = {'Condition': 'any', 'Delay': 5 * SECOND, 'MaxAttempts': 0, '
 
 # Spec path prefix -> the option that sets it, for the ``changes`` list.
 OPTION_OF_PATH = [
+    ('Name', 'name'),
     ('Labels', 'labels'),
-    ('Mode', 'mode/replicas'),
+    ('Mode.Replicated.Replicas', 'replicas'),
+    ('Mode.ReplicatedJob.TotalCompletions', 'replicas'),
+    ('Mode.ReplicatedJob.MaxConcurrent', 'replicas'),
+    ('Mode', 'mode'),
     ('TaskTemplate.ContainerSpec.Image', 'image'),
     ('TaskTemplate.ContainerSpec.Command', 'command'),
     ('TaskTemplate.ContainerSpec.Args', 'args'),
@@ -92,6 +96,8 @@ def parse_duration(value, field):
     if isinstance(value, bool):
         raise FabricError('%s: %r is not a duration; write it like 10s, 1m30s or 500ms.' % (field, value))
     if isinstance(value, (int, float)):
+        if value < 0:
+            raise FabricError('%s: %r is negative; give a duration of 0 or more, like 10s.' % (field, value))
         return int(round(value * SECOND))
     text = str(value).strip()
     if re.fullmatch(r'\d+(\.\d+)?', text):
@@ -174,6 +180,9 @@ def env_list(value):
             if isinstance(val, bool):
                 raise FabricError('env %s: %r is a boolean; quote it (\'%s\') so the container sees the '
                                   'text you mean.' % (key, val, str(val).lower()))
+            if isinstance(val, (dict, list, tuple)):
+                raise FabricError('env %s: a %s is not a value (the container would see its Python text); give a '
+                                  'string, or quote the JSON you mean.' % (key, type(val).__name__))
             out.append('%s=%s' % (key, '' if val is None else val))
         return out
     if isinstance(value, (list, tuple)):
@@ -524,11 +533,24 @@ def network_entries(value, who):
 
 def validate_params(params):
     """Checks that need no daemon; raise FabricError naming the option."""
-    name = params['name']
+    name = params.get('name')
     mode = params.get('mode')
+    if not isinstance(name, str) or not name.strip():
+        raise FabricError('swarm_service: name is empty; give the service a name (Docker would make up a new '
+                          'random name on every run).')
     who = 'swarm_service %s' % name
+    if name != name.strip():
+        raise FabricError('%s: the name has leading or trailing spaces; remove them.' % who)
+    if params.get('wait_timeout') is not None and params['wait_timeout'] <= 0:
+        raise FabricError('%s: wait_timeout must be a number of seconds above 0, not %s; to not wait, set wait: '
+                          'false.' % (who, params['wait_timeout']))
     if params['state'] == 'absent':
         return
+    if params.get('env') is not None:
+        try:
+            env_list(params['env'])
+        except FabricError as exc:
+            raise FabricError('%s: %s' % (who, exc.msg))
     # Names or dicts are accepted; everything after this sees dicts only.
     params['networks'] = network_entries(params.get('networks'), who)
     if params.get('rollback_on_failure') and not params.get('wait', True):
@@ -686,8 +708,6 @@ def convergence(service, tasks, node_count=None, rolling_back=False, since=None)
     return 'pending', '%d of %s tasks running the current spec' % (len(running), want if want is not None else '?'), failed
 
 
-# --- the engine ------------------------------------------------------------------
-
 def _display(spec, network_names):
     """The normalised spec with network ids shown as names, for diffs and results."""
     out = copy.deepcopy(spec)
@@ -696,222 +716,602 @@ def _display(spec, network_names):
     return out
 
 
-class ServiceEngine:
-    """One run of swarm_service: plan from the options, apply (or not, in check mode), wait."""
+# --- the engine ------------------------------------------------------------------
+
+# Top-level options of the list form that are the default of each entry.
+INHERITED = ('state', 'wait', 'wait_timeout', 'rollback_on_failure')
+# The label Docker puts on a task's container: which service it belongs to.
+SERVICE_ID_LABEL = 'com.docker.swarm.service.id'
+# What the removal of a service waits for, and what a converge wait waits for.
+REMOVAL, CONVERGE, IN_PROGRESS, PAUSED = 'removal', 'converge', 'in progress', 'paused'
+# Task states in which a node runs, or may still start, the task's container.
+LIVE_TASK_STATES = ('new', 'pending', 'assigned', 'accepted', 'ready', 'preparing', 'starting', 'running')
+
+
+def entries_of(params):
+    """The services of one task: the single form as one entry, or each entry of ``services``.
+
+    In the list form the top-level ``state``, ``wait``, ``wait_timeout`` and
+    ``rollback_on_failure`` are the default of every entry; the other service
+    options belong in the entries. Returns (entries, list_form).
+    """
+    if params.get('services') is None:
+        return [params], False
+    given = [key for key in SERVICE_OPTIONS if params.get(key) is not None]
+    if params.get('name') is not None or given:
+        raise FabricError('swarm_service: with services, give %s inside each entry; only %s apply to every entry '
+                          'from the top level.' % (', '.join((['name'] if params.get('name') is not None else []) + given),
+                                                   ', '.join(INHERITED)))
+    entries, seen = [], set()
+    for item in params['services']:
+        entry = dict(item)
+        for key in INHERITED:
+            if entry.get(key) is None:
+                entry[key] = params.get(key)
+        if entry.get('name') in seen:
+            raise FabricError('swarm_service: services lists %s twice; give each service once.' % entry['name'])
+        seen.add(entry.get('name'))
+        entries.append(entry)
+    return entries, True
+
+
+def old_spec_tasks(service, tasks):
+    """Tasks Docker still wants running on an older spec: an update under way (or cut short)."""
+    template = (service.get('Spec') or {}).get('TaskTemplate') or {}
+    return [t for t in tasks if t.get('DesiredState') == 'running' and not task_is_current(t, template)]
+
+
+def update_in_progress(service, tasks):
+    """Why the service is not settled although its spec is what was asked ('' when it is settled)."""
+    state = (service.get('UpdateStatus') or {}).get('State')
+    if state == 'updating':
+        return 'update in progress'
+    if state == 'rollback_started':
+        return 'rollback in progress'
+    if old_spec_tasks(service, tasks):
+        return 'tasks still run an older spec'
+    return ''
+
+
+def group_waits(plans):
+    """The plans to wait for, by kind: the ones sent, and unchanged ones whose update is still under way."""
+    groups = {}
+    for plan in plans:
+        if plan.get('wait') and (plan.get('sent') or plan['action'] == 'none'):
+            groups.setdefault(plan['wait'], []).append(plan['name'])
+    return groups
+
+
+class ServicesEngine:
+    """One run of swarm_service: every service of the task planned from one listing, written, then waited for together."""
 
     POLL = 1.0
 
-    def __init__(self, client, params, check_mode=False, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, client, entries, check_mode=False, sleep=time.sleep, clock=time.monotonic, list_form=False):
         self.client = client
-        self.params = params
+        self.entries = entries
         self.check_mode = check_mode
-        self.name = params['name']
-        self.who = 'swarm_service %s' % self.name
+        self.list_form = list_form
         self.sleep = sleep
         self.clock = clock
         self.network_names = {}
+        self.node_names = {}
+        self.wrote = False
 
     # The one place that writes.
     def _write(self, doing, method, *args, **kwargs):
         if self.check_mode:
             return None
-        return self.client.call(doing, method, *args, **kwargs)
+        result = self.client.call(doing, method, *args, **kwargs)
+        self.wrote = True
+        return result
 
     def _post(self, path, data, params=None, *fmt):
         api = self.client.api
         return api._result(api._post_json(api._url(path, *fmt), data=data, params=params), True)
 
-    def _find(self, services):
-        return next((s for s in services if (s.get('Spec') or {}).get('Name') == self.name
-                     or s.get('ID') == self.name), None)
+    # --- reads -----------------------------------------------------------------------
 
-    def gates(self):
-        p = self.params
-        if p.get('max_replicas_per_node') is not None:
-            self.client.require('service.max_replicas_per_node', who=self.who)
-        if p.get('init') is not None:
-            self.client.require('service.init', who=self.who)
-        if p.get('mode') in ('replicated-job', 'global-job'):
-            self.client.require('service.job_mode', who=self.who)
-        if p.get('rollback_config') is not None:
-            self.client.require('service.rollback_config', who=self.who)
+    @staticmethod
+    def _find(services, name):
+        return next((s for s in services if (s.get('Spec') or {}).get('Name') == name), None) or \
+            next((s for s in services if s.get('ID') == name), None)
 
-    def resolve(self):
+    def _gates(self, entry, who):
+        if entry.get('max_replicas_per_node') is not None:
+            self.client.require('service.max_replicas_per_node', who=who)
+        if entry.get('init') is not None:
+            self.client.require('service.init', who=who)
+        if entry.get('mode') in ('replicated-job', 'global-job'):
+            self.client.require('service.job_mode', who=who)
+        if entry.get('rollback_config') is not None:
+            self.client.require('service.rollback_config', who=who)
+
+    def _listings(self, services):
+        """Networks, secrets and configs, each listed once for the whole task and only when needed."""
+        present = [e for e in self.entries if e['state'] == 'present']
+        removed = [e for e in self.entries if e['state'] == 'absent' and self._find(services, e['name'])]
+        listings = {}
+        if present or removed:
+            listings['networks'] = self.client.call('listing networks', self.client.api.networks)
+            for net in listings['networks']:
+                self.network_names[net['Id']] = net['Name']
+        for kind in ('secrets', 'configs'):
+            if any(e.get(kind) for e in present):
+                items = self.client.call('listing %s' % kind, getattr(self.client.api, kind))
+                listings[kind] = dict((i['Spec']['Name'], i['ID']) for i in items)
+        return listings
+
+    def _resolve(self, entry, who, listings):
         """Names of networks, secrets and configs -> ids, failing on any that is missing or unusable."""
-        p = self.params
         resolved = {'networks': {}, 'secrets': {}, 'configs': {}}
-        networks = self.client.call('listing networks', self.client.api.networks)
-        for net in networks:
-            self.network_names[net['Id']] = net['Name']
-        for wanted in p.get('networks') or []:
+        networks = listings.get('networks') or []
+        for wanted in entry.get('networks') or []:
             name = wanted['name']
             match = [n for n in networks if n['Name'] == name] or [n for n in networks if n['Id'].startswith(name)]
             if not match:
                 raise FabricError('%s: network %s does not exist on this manager; create it first as a '
-                                  'swarm-scoped network (driver overlay).' % (self.who, name), network=name)
+                                  'swarm-scoped network (driver overlay).' % (who, name), network=name)
             net = match[0]
             if net.get('Scope') != 'swarm':
                 raise FabricError('%s: network %s is %s-scoped (driver %s); services join only swarm-scoped '
                                   'networks. Use an overlay network.'
-                                  % (self.who, name, net.get('Scope'), net.get('Driver')), network=name)
+                                  % (who, name, net.get('Scope'), net.get('Driver')), network=name)
             if net.get('Ingress'):
                 raise FabricError('%s: network %s is the ingress network; services reach it through ports, '
-                                  'leave it out of networks.' % (self.who, name), network=name)
+                                  'leave it out of networks.' % (who, name), network=name)
             resolved['networks'][name] = net['Id']
-        for kind, lister, name_key in (('secrets', 'secrets', 'Name'), ('configs', 'configs', 'Name')):
-            if not p.get(kind):
-                continue
-            items = self.client.call('listing %s' % kind, getattr(self.client.api, lister))
-            by_name = dict((i['Spec'][name_key], i['ID']) for i in items)
-            for ref in p[kind]:
-                if ref['name'] not in by_name:
+        for kind in ('secrets', 'configs'):
+            for ref in entry.get(kind) or []:
+                if ref['name'] not in listings[kind]:
                     raise FabricError('%s: %s %s does not exist; create it first (docker %s create).'
-                                      % (self.who, kind[:-1], ref['name'], kind[:-1]), **{kind[:-1]: ref['name']})
-                resolved[kind][ref['name']] = by_name[ref['name']]
+                                      % (who, kind[:-1], ref['name'], kind[:-1]), **{kind[:-1]: ref['name']})
+                resolved[kind][ref['name']] = listings[kind][ref['name']]
         return resolved
 
-    def run(self):
-        p = self.params
-        validate_params(p)
-        services = self.client.call('listing services', self.client.api.services)
-        service = self._find(services)
-        result = {'changed': False, 'actions': [], 'changes': []}
-        if p['state'] == 'absent':
-            return self._remove(service, result)
-        self.gates()
-        resolved = self.resolve()
+    # --- planning ---------------------------------------------------------------------
+
+    def _plan(self, entry, services, listings, running_tasks):
+        name = entry['name']
+        who = 'swarm_service %s' % name
+        service = self._find(services, name)
+        plan = {'name': name, 'who': who, 'entry': entry, 'service': service, 'action': 'none', 'changes': [],
+                'wait': None, 'previous': None, 'since': None, 'rolling_back': False,
+                'id': service['ID'] if service else None}
+        if entry['state'] == 'absent':
+            if service:
+                plan.update(action='remove', before=_display(normalise(service['Spec']), self.network_names),
+                            after={}, wait=REMOVAL if entry.get('wait', True) else None)
+            return plan
+        self._gates(entry, who)
+        resolved = self._resolve(entry, who, listings)
         current = service['Spec'] if service else None
-        if current and p.get('mode') and MODES[p['mode']] != mode_of(current):
+        if current and entry.get('mode') and MODES[entry['mode']] != mode_of(current):
             raise FabricError('%s: the service runs in mode %s and Docker cannot change the mode of a service; '
                               'remove it first (state: absent) to recreate it as %s.'
-                              % (self.who, MODE_NAMES.get(mode_of(current), mode_of(current)), p['mode']))
-        if current and p.get('replicas') is not None and mode_of(current) in ('Global', 'GlobalJob'):
+                              % (who, MODE_NAMES.get(mode_of(current), mode_of(current)), entry['mode']))
+        if current and entry.get('replicas') is not None and mode_of(current) in ('Global', 'GlobalJob'):
             raise FabricError('%s: replicas does not go with mode %s (one task per node); leave replicas out.'
-                              % (self.who, MODE_NAMES[mode_of(current)]))
-        sets = partial_spec(p, resolved, current)
-        new = merge(current, sets, self.name)
-        validate_spec(new, self.who)
-        taken = port_conflicts(new, services, service['ID'] if service else None)
-        if taken:
-            raise FabricError('%s: published port %s already taken; choose another published port or '
-                              'remove that service.' % (self.who, ', '.join(taken)), ports_taken=taken)
+                              % (who, MODE_NAMES[mode_of(current)]))
+        new = merge(current, partial_spec(entry, resolved, current), name)
+        validate_spec(new, who)
         before, after = normalise(current), normalise(new)
         paths = differences(before, after)
-        result['diff'] = {'before': _display(before, self.network_names), 'after': _display(after, self.network_names)}
+        plan.update(new=new, before=_display(before, self.network_names), after=_display(after, self.network_names))
+        waits = entry.get('wait', True)
         if not service:
-            result.update(changed=True, actions=['create'], changes=options_of(paths))
-            if self.check_mode:
-                result['spec'] = result['diff']['after']
-                return result
-            created = self._write('creating service %s' % self.name, self._post, '/services/create', new)
-            service_id = created['ID']
+            plan.update(action='create', changes=options_of(paths), wait=CONVERGE if waits else None)
         elif paths:
-            result.update(changed=True, actions=['update'], changes=options_of(paths))
-            if self.check_mode:
-                result['spec'] = result['diff']['after']
-                return result
-            service_id = service['ID']
-            self._write('updating service %s' % self.name, self._post, '/services/{0}/update', new,
-                        {'version': service['Version']['Index']}, service_id)
+            plan.update(action='update', changes=options_of(paths), wait=CONVERGE if waits else None,
+                        previous=current, since=service.get('UpdatedAt'))
         else:
-            result['spec'] = result['diff']['after']
-            result['service'] = service
-            # Nothing to change, but the last update is stuck: say so (and roll back when asked).
-            if (p.get('wait', True) and not self.check_mode
-                    and (service.get('UpdateStatus') or {}).get('State') == 'paused'):
-                self._wait(service['ID'], result, previous=service.get('PreviousSpec'))
-            return result
-        if p.get('wait', True):
-            self._wait(service_id, result, previous=current, since=service.get('UpdatedAt') if service else None)
-        result['service'] = self.client.call('reading service %s' % self.name, self.client.api.inspect_service, service_id)
-        result['spec'] = _display(normalise(result['service']['Spec']), self.network_names)
-        return result
+            state = (service.get('UpdateStatus') or {}).get('State')
+            mine = [t for t in running_tasks if t.get('ServiceID') == service['ID']]
+            if state == 'paused':
+                # Nothing to change, but the last update is stuck: say so (and roll back when asked).
+                plan.update(in_progress='update paused', wait=PAUSED if waits else None,
+                            previous=service.get('PreviousSpec'))
+            else:
+                why = update_in_progress(service, mine)
+                if why:
+                    plan.update(in_progress=why, wait=IN_PROGRESS if waits else None,
+                                rolling_back=state == 'rollback_started', previous=service.get('PreviousSpec'))
+        return plan
 
-    def _remove(self, service, result):
-        if not service:
-            return result
-        for net in self.client.call('listing networks', self.client.api.networks):
-            self.network_names[net['Id']] = net['Name']
-        result.update(changed=True, actions=['remove'],
-                      diff={'before': _display(normalise(service['Spec']), self.network_names), 'after': {}})
-        if self.check_mode:
-            return result
-        self._write('removing service %s' % self.name, self.client.api.remove_service, service['ID'])
-        if self.params.get('wait', True):
-            deadline = self.clock() + self.params.get('wait_timeout', 120)
-            while self.clock() < deadline:
-                try:
-                    tasks = self.client.api.tasks(filters={'service': service['ID']})
-                except APIError:   # the service is gone, and so are its tasks
-                    break
-                if not [t for t in tasks if (t.get('Status') or {}).get('State') in
-                        ('new', 'pending', 'assigned', 'accepted', 'ready', 'preparing', 'starting', 'running')]:
-                    break
-                self.sleep(self.POLL)
-        return result
+    def _check_ports(self, plans, services):
+        """Published ports against the services as they will be after this task (its own plans included)."""
+        planned = dict((p['id'], p) for p in plans if p['id'])
+        future = []
+        for other in services:
+            plan = planned.get(other['ID'])
+            if plan is None or plan['action'] == 'none':
+                future.append(other)
+            elif plan['action'] == 'update':
+                future.append({'ID': other['ID'], 'Spec': plan['new']})
+        future += [{'ID': 'new:' + p['name'], 'Spec': p['new']} for p in plans if p['action'] == 'create']
+        for plan in plans:
+            if plan['action'] not in ('create', 'update'):
+                continue
+            taken = port_conflicts(plan['new'], future, plan['id'] or 'new:' + plan['name'])
+            if taken:
+                raise FabricError('%s: published port %s already taken; choose another published port or '
+                                  'remove that service.' % (plan['who'], ', '.join(taken)), ports_taken=taken)
 
-    def _node_names(self):
+    # --- writing ------------------------------------------------------------------------
+
+    def _send(self, plan):
+        name = plan['name']
+        if plan['action'] == 'create':
+            created = self._write('creating service %s' % name, self._post, '/services/create', plan['new'])
+            plan['id'] = (created or {}).get('ID')
+        elif plan['action'] == 'update':
+            self._write('updating service %s' % name, self._post, '/services/{0}/update', plan['new'],
+                        {'version': plan['service']['Version']['Index']}, plan['id'])
+        elif plan['action'] == 'remove':
+            self._write('removing service %s' % name, self.client.api.remove_service, plan['id'])
+        plan['sent'] = True
+
+    def _apply(self, plans):
+        """Send every write before any wait: removals first (they free ports and names), then updates, then creates.
+
+        Stops at the first refusal and returns that plan; the services after it are left untouched.
+        """
+        order = {'remove': 0, 'update': 1, 'create': 2}
+        for plan in sorted((p for p in plans if p['action'] != 'none'), key=lambda p: order[p['action']]):
+            try:
+                self._send(plan)
+            except FabricError as exc:
+                plan['error'] = exc.msg
+                return plan
+        return None
+
+    # --- waiting ------------------------------------------------------------------------
+
+    def _nodes(self):
         nodes = self.client.call('listing nodes', self.client.api.nodes)
-        names = dict((n['ID'], (n.get('Description') or {}).get('Hostname') or n['ID']) for n in nodes)
+        self.node_names = dict((n['ID'], (n.get('Description') or {}).get('Hostname') or n['ID']) for n in nodes)
         ready = [n for n in nodes if (n.get('Status') or {}).get('State') == 'ready'
                  and (n.get('Spec') or {}).get('Availability') == 'active']
-        return names, len(ready)
+        return len(ready)
 
-    def _poll(self, service_id, deadline, node_count, since=None, rolling_back=False):
-        while True:
-            service = self.client.call('reading service %s' % self.name, self.client.api.inspect_service, service_id)
-            tasks = self.client.call('listing tasks of %s' % self.name, self.client.api.tasks,
-                                     filters={'service': service_id})
-            placement = (service['Spec'].get('TaskTemplate') or {}).get('Placement') or {}
-            count = None if placement.get('Constraints') else node_count
-            outcome, why, failed = convergence(service, tasks, count, rolling_back, since)
-            if outcome != 'pending':
-                return outcome, why, failed, tasks
-            if self.clock() >= deadline:
-                return 'timeout', why, failed, tasks
-            self.sleep(self.POLL)
+    def _poll(self, plans, node_count):
+        """Poll all ``plans`` together until each is done, failed or out of time.
 
-    def _wait(self, service_id, result, previous, since=None):
-        p = self.params
-        timeout = p.get('wait_timeout', 120)
-        node_names, node_count = self._node_names()
-        outcome, why, failed, tasks = self._poll(service_id, self.clock() + timeout, node_count, since)
-        if outcome == 'done':
-            result['converged'] = True
+        Each round reads one listing of services and one of tasks (and, while
+        removals are waited for, one of this node's task containers), whatever
+        the number of services: ten services wait about as long as the slowest.
+        """
+        pending = list(plans)
+        while pending:
+            removals = [p for p in pending if p['wait'] == REMOVAL]
+            services = dict((s['ID'], s) for s in self.client.call('listing services', self.client.api.services))
+            if removals:
+                # A removed service's tasks cannot be filtered by its id any more: list them all.
+                tasks = self.client.call('listing tasks', self.client.api.tasks)
+                # Running ones only: a stopped container holds no endpoint on any network.
+                containers = self.client.call('listing the task containers of this node', self.client.api.containers,
+                                              filters={'label': SERVICE_ID_LABEL})
+            else:
+                tasks = self.client.call('listing tasks', self.client.api.tasks,
+                                         filters={'service': [p['id'] for p in pending]})
+                containers = []
+            by_service = {}
+            for task in tasks:
+                by_service.setdefault(task.get('ServiceID'), []).append(task)
+            still = []
+            for plan in pending:
+                mine = by_service.get(plan['id'], [])
+                if plan['wait'] == REMOVAL:
+                    # Gone from every network: no task of it that a node still runs (or may start), and no
+                    # container of it still running here. Finished tasks (a job's) may stay listed a while.
+                    live = [t for t in mine if (t.get('Status') or {}).get('State') in LIVE_TASK_STATES]
+                    local = [c for c in containers if (c.get('Labels') or {}).get(SERVICE_ID_LABEL) == plan['id']]
+                    if not live and not local:
+                        plan['outcome'] = 'done'
+                        continue
+                    plan['why'] = '%d task(s) still running or starting, %d container(s) still running on this node' % (
+                        len(live), len(local))
+                else:
+                    service = services.get(plan['id'])
+                    if service is None:
+                        plan.update(outcome='failed', why='the service was removed meanwhile', failed=[])
+                        continue
+                    plan['last'] = service
+                    placement = (service['Spec'].get('TaskTemplate') or {}).get('Placement') or {}
+                    count = None if placement.get('Constraints') else node_count
+                    outcome, why, failed = convergence(service, mine, count, plan['rolling_back'], plan['since'])
+                    plan.update(why=why, failed=failed, tasks=mine)
+                    if outcome != 'pending':
+                        plan['outcome'] = outcome
+                        continue
+                if self.clock() >= plan['deadline']:
+                    plan['outcome'] = 'timeout'
+                    continue
+                still.append(plan)
+            pending = still
+            if pending:
+                self.sleep(self.POLL)
+
+    def _wait(self, plans):
+        waiting = [p for p in plans if p.get('wait') and (p.get('sent') or p['action'] == 'none')]
+        if not waiting:
             return
-        result['converged'] = False
-        failed_tasks = [task_summary(t, node_names) for t in failed]
+        node_count = self._nodes() if any(p['wait'] != REMOVAL for p in waiting) else 0
+        start = self.clock()
+        for plan in waiting:
+            plan['deadline'] = start + plan['entry'].get('wait_timeout', 120)
+        self._poll(waiting, node_count)
+        rollbacks = []
+        for plan in waiting:
+            if plan['wait'] == REMOVAL or plan['outcome'] == 'done':
+                continue
+            state = ((plan.get('last') or {}).get('UpdateStatus') or {}).get('State', '')
+            plan['docker_rolled_back'] = state.startswith('rollback') and not plan['rolling_back']
+            if (plan['entry'].get('rollback_on_failure') and plan['previous'] is not None
+                    and not plan['docker_rolled_back'] and plan.get('last')):
+                service = plan['last']
+                try:
+                    self._write('rolling back service %s' % plan['name'], self._post, '/services/{0}/update',
+                                service['Spec'], {'version': service['Version']['Index'], 'rollback': 'previous'},
+                                plan['id'])
+                except FabricError as exc:
+                    plan['rollback'] = {'outcome': 'failed', 'why': exc.msg}
+                    continue
+                rollbacks.append({'plan': plan, 'name': plan['name'], 'wait': CONVERGE, 'id': plan['id'],
+                                  'rolling_back': True, 'since': service.get('UpdatedAt'),
+                                  'deadline': self.clock() + plan['entry'].get('wait_timeout', 120)})
+        if rollbacks:
+            self._poll(rollbacks, node_count)
+            for rollback in rollbacks:
+                rollback['plan']['rollback'] = rollback
+
+    # --- reporting ----------------------------------------------------------------------
+
+    def _failure(self, plan):
+        """The one-line message of a service that did not converge, or None when it did."""
+        who = plan['who']
+        if plan.get('error'):
+            return '%s: %s' % (who, plan['error'])
+        outcome = plan.get('outcome')
+        if outcome in (None, 'done'):
+            return None
+        timeout = plan['entry'].get('wait_timeout', 120)
+        if plan['wait'] == REMOVAL:
+            return ('%s: removed, but not gone within wait_timeout=%ss (%s); raise wait_timeout or look at the '
+                    'nodes of those tasks.' % (who, timeout, plan.get('why')))
+        failed = [task_summary(t, self.node_names) for t in plan.get('failed') or []]
+        why = plan.get('why')
         if outcome == 'timeout':
-            pending = [task_summary(t, node_names) for t in tasks if t.get('DesiredState') == 'running'
-                       and (t.get('Status') or {}).get('State') != 'running']
-            failed_tasks += [t for t in pending if t not in failed_tasks]
+            pending = [task_summary(t, self.node_names) for t in plan.get('tasks') or []
+                       if t.get('DesiredState') == 'running' and (t.get('Status') or {}).get('State') != 'running']
+            failed += [t for t in pending if t not in failed]
             why = 'not converged within wait_timeout=%ss (%s)' % (timeout, why)
+        plan['failed_tasks'] = failed
         errors = '; '.join('%s slot %s: %s' % (t['node'], t['slot'], t.get('error') or t.get('message') or t['state'])
-                           for t in failed_tasks[:5]) or 'no task error reported'
-        details = dict(result, failed_tasks=failed_tasks, rolled_back=False)
-        service = self.client.call('reading service %s' % self.name, self.client.api.inspect_service, service_id)
-        docker_rolled_back = (service.get('UpdateStatus') or {}).get('State', '').startswith('rollback')
-        if docker_rolled_back:
-            details['rolled_back'] = True
-            raise FabricError('%s: the update failed and Docker rolled it back (update_config.failure_action: '
-                              'rollback): %s. Task errors: %s' % (self.who, why, errors), **details)
-        if p.get('rollback_on_failure') and previous is not None:
-            self._write('rolling back service %s' % self.name, self._post, '/services/{0}/update', service['Spec'],
-                        {'version': service['Version']['Index'], 'rollback': 'previous'}, service_id)
-            rollback_since = service.get('UpdatedAt')
-            outcome2, why2 = self._poll(service_id, self.clock() + timeout, node_count, rollback_since,
-                                        rolling_back=True)[:2]
-            details['rolled_back'] = outcome2 == 'done'
-            details['changed'] = True
-            details['diff'] = {'before': result['diff']['before'], 'after': result['diff']['before']}
-            state = 'rolled back to the previous spec' if outcome2 == 'done' else \
-                'the rollback to the previous spec did not converge either (%s)' % why2
-            raise FabricError('%s: the update failed: %s. Task errors: %s. %s.'
-                              % (self.who, why, errors, state[0].upper() + state[1:]), **details)
-        hint = '' if previous is None else ' Set rollback_on_failure: true to roll back automatically.'
-        raise FabricError('%s: the %s did not converge: %s. Task errors: %s.%s'
-                          % (self.who, 'creation' if previous is None else 'update', why, errors, hint), **details)
+                           for t in failed[:5]) or 'no task error reported'
+        if plan.get('docker_rolled_back'):
+            plan['rolled_back'] = True
+            return ('%s: the update failed and Docker rolled it back (update_config.failure_action: rollback): %s. '
+                    'Task errors: %s' % (who, why, errors))
+        rollback = plan.get('rollback')
+        if rollback:
+            plan['rolled_back'] = rollback.get('outcome') == 'done'
+            state = ('rolled back to the previous spec' if plan['rolled_back'] else
+                     'the rollback to the previous spec did not converge either (%s)' % rollback.get('why'))
+            return '%s: the update failed: %s. Task errors: %s. %s.' % (who, why, errors, state[0].upper() + state[1:])
+        plan['rolled_back'] = False
+        what = {CONVERGE: 'creation' if plan['action'] == 'create' else 'update', PAUSED: 'update',
+                IN_PROGRESS: 'update already in progress'}[plan['wait']]
+        hint = '' if plan['previous'] is None else ' Set rollback_on_failure: true to roll back automatically.'
+        return '%s: the %s did not converge: %s. Task errors: %s.%s' % (who, what, why, errors, hint)
+
+    def _service_result(self, plan):
+        out = {'name': plan['name'], 'action': plan['action'], 'changes': plan['changes']}
+        if plan.get('in_progress'):
+            out['in_progress'] = plan['in_progress']
+        if plan.get('outcome') and plan['wait'] != REMOVAL:
+            out['converged'] = plan['outcome'] == 'done'
+        for key in ('failed_tasks', 'rolled_back'):
+            if key in plan:
+                out[key] = plan[key]
+        if plan.get('error') or (plan['action'] != 'none' and not plan.get('sent') and not self.check_mode):
+            out['untouched'] = not plan.get('sent')
+        return out
+
+    def run(self):
+        for entry in self.entries:
+            validate_params(entry)
+        services = self.client.call('listing services', self.client.api.services)
+        listings = self._listings(services)
+        running = []
+        if any(e['state'] == 'present' and self._find(services, e['name']) for e in self.entries):
+            # One listing serves every unchanged service: is an update of it still under way?
+            running = self.client.call('listing tasks', self.client.api.tasks, filters={'desired-state': 'running'})
+        # Every refusal happens here, before the first write.
+        plans = [self._plan(entry, services, listings, running) for entry in self.entries]
+        self._check_ports(plans, services)
+        refused = None
+        if not self.check_mode:
+            refused = self._apply(plans)
+            self._wait(plans)
+        failures = [m for m in (self._failure(p) for p in plans) if m]
+        return self._report(plans, failures, refused)
+
+    def _report(self, plans, failures, refused):
+        if not self.list_form:
+            return self._report_one(plans[0], failures)
+        changed = [p for p in plans if p['action'] != 'none' and (p.get('sent') or self.check_mode)]
+        result = {
+            'changed': bool(changed) or self.wrote,
+            'actions': ['%s %s' % (p['action'], p['name']) for p in changed],
+            'services': [self._service_result(p) for p in plans],
+            'diff': {'before': dict((p['name'], p.get('before') or None) for p in changed),
+                     'after': dict((p['name'], p.get('after') or None) for p in changed)},
+        }
+        if failures:
+            done = ['%s (%s)' % (p['name'], p['action']) for p in changed if not self._failure(p)]
+            untouched = [p['name'] for p in plans if p['action'] != 'none' and not p.get('sent') and p is not refused]
+            tail = ''
+            if done:
+                tail += ' Done: %s.' % ', '.join(done)
+            if untouched:
+                tail += ' Not touched: %s.' % ', '.join(untouched)
+            raise FabricError(' | '.join(failures) + tail, **result)
+        return result
+
+    def _report_one(self, plan, failures):
+        """The single form's result, as swarm_service has always returned it."""
+        result = {'changed': False, 'actions': [], 'changes': []}
+        if plan['action'] != 'none':
+            result.update(changed=True, actions=[plan['action']], changes=plan['changes'])
+        if plan['action'] == 'remove':
+            result['diff'] = {'before': plan['before'], 'after': {}}
+        elif 'after' in plan:
+            result['diff'] = {'before': plan['before'], 'after': plan['after']}
+            result['spec'] = plan['after']
+        if plan.get('in_progress'):
+            result['in_progress'] = plan['in_progress']
+        if plan.get('outcome') and plan['wait'] != REMOVAL:
+            result['converged'] = plan['outcome'] == 'done'
+        if failures:
+            details = dict(result, failed_tasks=plan.get('failed_tasks', []), rolled_back=plan.get('rolled_back', False))
+            if plan.get('rollback'):
+                details['changed'] = True
+                details['diff'] = {'before': plan['before'], 'after': plan['before']}
+            if plan.get('error'):
+                details.pop('failed_tasks')
+                details.pop('rolled_back')
+                details['changed'] = self.wrote
+            raise FabricError(failures[0], **details)
+        if plan['action'] in ('create', 'update') and not self.check_mode:
+            result['service'] = self.client.call('reading service %s' % plan['name'],
+                                                 self.client.api.inspect_service, plan['id'])
+            result['spec'] = _display(normalise(result['service']['Spec']), self.network_names)
+        elif plan['action'] == 'none' and plan['service']:
+            result['service'] = plan['service']
+        return result
 
 
 def run(client, params, check_mode=False):
-    return ServiceEngine(client, params, check_mode=check_mode).run()
+    entries, list_form = entries_of(params)
+    return ServicesEngine(client, entries, check_mode=check_mode, list_form=list_form).run()
+
+
+# --- the argument spec ------------------------------------------------------------
+
+def _rollout_options():
+    return dict(
+        parallelism=dict(type='int'),
+        delay=dict(type='str'),
+        failure_action=dict(type='str', choices=['continue', 'pause', 'rollback']),
+        monitor=dict(type='str'),
+        max_failure_ratio=dict(type='float'),
+        order=dict(type='str', choices=['stop-first', 'start-first']),
+    )
+
+
+def _ref_options():
+    return dict(
+        name=dict(type='str', required=True),
+        target=dict(type='str'),
+        uid=dict(type='str'),
+        gid=dict(type='str'),
+        mode=dict(type='int'),
+    )
+
+
+def service_options_spec():
+    """The options that describe one service (the single form, and each entry of ``services``)."""
+    return dict(
+        mode=dict(type='str', choices=['replicated', 'global', 'replicated-job', 'global-job']),
+        replicas=dict(type='int'),
+        image=dict(type='str'),
+        command=dict(type='raw'),
+        args=dict(type='raw'),
+        env=dict(type='raw'),
+        labels=dict(type='dict'),
+        container_labels=dict(type='dict'),
+        hostname=dict(type='str'),
+        user=dict(type='str'),
+        workdir=dict(type='str'),
+        init=dict(type='bool'),
+        networks=dict(type='list', elements='raw'),
+        endpoint_mode=dict(type='str', choices=['vip', 'dnsrr']),
+        ports=dict(type='list', elements='dict', options=dict(
+            published=dict(type='int'),
+            target=dict(type='int', required=True),
+            protocol=dict(type='str', choices=['tcp', 'udp', 'sctp'], default='tcp'),
+            mode=dict(type='str', choices=['ingress', 'host'], default='ingress'),
+        )),
+        constraints=dict(type='list', elements='str'),
+        preferences=dict(type='list', elements='str'),
+        max_replicas_per_node=dict(type='int'),
+        restart_policy=dict(type='dict', options=dict(
+            condition=dict(type='str', choices=['none', 'on-failure', 'any']),
+            delay=dict(type='str'),
+            max_attempts=dict(type='int'),
+            window=dict(type='str'),
+        )),
+        update_config=dict(type='dict', options=_rollout_options()),
+        rollback_config=dict(type='dict', options=_rollout_options()),
+        resources=dict(type='dict', options=dict(
+            limits=dict(type='dict', options=dict(cpus=dict(type='float'), memory=dict(type='str'),
+                                                  pids=dict(type='int'))),
+            reservations=dict(type='dict', options=dict(cpus=dict(type='float'), memory=dict(type='str'))),
+        )),
+        healthcheck=dict(type='dict', options=dict(
+            test=dict(type='raw'),
+            interval=dict(type='str'),
+            timeout=dict(type='str'),
+            retries=dict(type='int'),
+            start_period=dict(type='str'),
+        )),
+        mounts=dict(type='list', elements='dict', options=dict(
+            source=dict(type='str'),
+            target=dict(type='str', required=True),
+            type=dict(type='str', choices=['bind', 'volume', 'tmpfs'], default='volume'),
+            readonly=dict(type='bool', default=False),
+        )),
+        # Names of swarm secrets, never their content.
+        secrets=dict(type='list', elements='dict', options=_ref_options(), no_log=False),
+        configs=dict(type='list', elements='dict', options=_ref_options()),
+        stop_signal=dict(type='str'),
+        stop_grace_period=dict(type='str'),
+        dns=dict(type='list', elements='str'),
+        dns_search=dict(type='list', elements='str'),
+        dns_options=dict(type='list', elements='str'),
+    )
+
+
+SERVICE_OPTIONS = tuple(service_options_spec())
+
+
+def argument_spec(connection_spec):
+    """swarm_service's whole argument spec: connection options, one service, or ``services``."""
+    spec = dict(connection_spec)
+    spec.update(service_options_spec())
+    spec.update(
+        name=dict(type='str'),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+        wait=dict(type='bool', default=True),
+        wait_timeout=dict(type='int', default=120),
+        rollback_on_failure=dict(type='bool', default=False),
+    )
+    element = service_options_spec()
+    # No defaults in the entries: what an entry leaves out comes from the top level.
+    element.update(
+        name=dict(type='str', required=True),
+        state=dict(type='str', choices=['present', 'absent']),
+        wait=dict(type='bool'),
+        wait_timeout=dict(type='int'),
+        rollback_on_failure=dict(type='bool'),
+    )
+    spec['services'] = dict(type='list', elements='dict', options=element)
+    return spec
+
+
+MODULE_KWARGS = dict(
+    mutually_exclusive=[('name', 'services')],
+    required_one_of=[('name', 'services')],
+    supports_check_mode=True,
+)

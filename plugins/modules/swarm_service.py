@@ -21,9 +21,11 @@ description:
   - With O(wait=true) the module waits until every task Docker wants running runs the new spec
     (jobs, until they completed); when the change fails it reports the failed tasks and their errors,
     and with O(rollback_on_failure=true) rolls the service back to its previous spec.
-  - Bad input fails before any change, naming the option, for example a network that does not
-    exist or is not swarm-scoped, a published port another service holds, or O(replicas) with a
-    global O(mode).
+  - Bad input fails before any change, naming the option, for example an empty O(name), a network
+    that does not exist or is not swarm-scoped, a published port another service holds, an O(env) value
+    given as a dict, a O(wait_timeout) or O(timeout) of 0 or less, or O(replicas) with a global O(mode).
+  - One service (O(name)) or many (O(services)) per task; the list form converges them from one listing
+    and waits for all of them together.
 extends_documentation_fragment:
   - docknet.fabric.docker
   - docknet.fabric.attributes
@@ -40,18 +42,21 @@ attributes:
         networks shown by name); RV(changes) lists the options that differ.
 options:
   name:
-    description: The service name.
+    description:
+      - The service name. Give either O(name) (one service) or O(services) (many).
     type: str
-    required: true
     version_added: 0.1.0
   state:
     description:
       - V(present) creates or updates the service; V(absent) removes it.
+      - With V(absent) and O(wait=true), the task ends when the service's tasks are gone from the swarm and
+        its task containers from this node, so the networks it used can be removed right after.
+      - In the list form, the default of each entry.
     type: str
     choices: [present, absent]
     default: present
     version_added: 0.1.0
-  mode:
+  mode: &opt_mode
     description:
       - How tasks are scheduled. Docker cannot change the mode of an existing service; changing it
         fails and says to remove the service first.
@@ -59,58 +64,58 @@ options:
     type: str
     choices: [replicated, global, replicated-job, global-job]
     version_added: 0.1.0
-  replicas:
+  replicas: &opt_replicas
     description:
       - Number of tasks of a V(replicated) service (V(1) for a new one when not given), or the
         number of completions of a V(replicated-job) (also its maximum concurrency).
       - Not allowed with V(global) or V(global-job).
     type: int
     version_added: 0.1.0
-  image:
+  image: &opt_image
     description:
       - The image, like V(docknet/probe:latest). Required to create a service.
       - Compared without a registry look-up.
     type: str
     version_added: 0.1.0
-  command:
+  command: &opt_command
     description: Replaces the image's entrypoint. A string is split like a shell would.
     type: raw
     version_added: 0.1.0
-  args:
+  args: &opt_args
     description: Arguments to the command (the image's CMD). A string is split like a shell would.
     type: raw
     version_added: 0.1.0
-  env:
+  env: &opt_env
     description:
       - Environment variables, as a dict or a list of C(KEY=VALUE). The whole environment once given.
       - Quote values that YAML would read as booleans.
     type: raw
     version_added: 0.1.0
-  labels:
+  labels: &opt_labels
     description: Labels of the service. The whole set once given.
     type: dict
     version_added: 0.1.0
-  container_labels:
+  container_labels: &opt_container_labels
     description: Labels of the service's containers. The whole set once given.
     type: dict
     version_added: 0.1.0
-  hostname:
+  hostname: &opt_hostname
     description: Hostname of the containers (may use templates like C({{.Task.Name}})).
     type: str
     version_added: 0.1.0
-  user:
+  user: &opt_user
     description: User (and group) the containers run as.
     type: str
     version_added: 0.1.0
-  workdir:
+  workdir: &opt_workdir
     description: Working directory of the containers.
     type: str
     version_added: 0.1.0
-  init:
+  init: &opt_init
     description: Run an init process inside the containers. Needs Docker API 1.37.
     type: bool
     version_added: 0.1.0
-  networks:
+  networks: &opt_networks
     description:
       - Swarm-scoped networks (overlay) the tasks join. The whole list once given; order does not matter.
       - Each entry is a network name (or id), or a dict with C(name), C(aliases) (extra DNS names of the
@@ -119,14 +124,14 @@ options:
     type: list
     elements: raw
     version_added: 0.1.0
-  endpoint_mode:
+  endpoint_mode: &opt_endpoint_mode
     description:
       - V(vip) gives the service one virtual IP; V(dnsrr) makes its name resolve to the tasks'
         addresses. V(dnsrr) cannot publish ports in V(ingress) mode.
     type: str
     choices: [vip, dnsrr]
     version_added: 0.1.0
-  ports:
+  ports: &opt_ports
     description: Published ports. The whole list once given; order does not matter.
     type: list
     elements: dict
@@ -153,21 +158,21 @@ options:
         choices: [ingress, host]
         default: ingress
         version_added: 0.1.0
-  constraints:
+  constraints: &opt_constraints
     description: Placement constraints, like V(node.role==worker). Order does not matter.
     type: list
     elements: str
     version_added: 0.1.0
-  preferences:
+  preferences: &opt_preferences
     description: Spread preferences, each a descriptor like V(node.labels.zone). Order matters.
     type: list
     elements: str
     version_added: 0.1.0
-  max_replicas_per_node:
+  max_replicas_per_node: &opt_max_replicas_per_node
     description: At most this many tasks of the service on one node. Needs Docker API 1.40.
     type: int
     version_added: 0.1.0
-  restart_policy:
+  restart_policy: &opt_restart_policy
     description:
       - When tasks are restarted. Sub-options not given keep their current values (Docker's
         defaults on a service that has none).
@@ -191,7 +196,7 @@ options:
         description: Window used to evaluate the restart policy, like V(1m).
         type: str
         version_added: 0.1.0
-  update_config:
+  update_config: &opt_update_config
     description:
       - How updates roll out. Sub-options not given keep their current values (Docker's defaults on
         a service that has none).
@@ -224,12 +229,12 @@ options:
         type: str
         choices: [stop-first, start-first]
         version_added: 0.1.0
-  rollback_config:
+  rollback_config: &opt_rollback_config
     description: How rollbacks roll out; same sub-options as O(update_config). Needs Docker API 1.28.
     type: dict
     version_added: 0.1.0
     suboptions: *rollout
-  resources:
+  resources: &opt_resources
     description: Resource limits and reservations of each task. Sub-options not given keep their values.
     type: dict
     version_added: 0.1.0
@@ -264,7 +269,7 @@ options:
             description: Memory, like V(512M) or V(1G).
             type: str
             version_added: 0.1.0
-  healthcheck:
+  healthcheck: &opt_healthcheck
     description: The containers' health check, replacing the image's. O(healthcheck.test=NONE) disables it.
     type: dict
     version_added: 0.1.0
@@ -289,7 +294,7 @@ options:
         description: Time after start during which failures do not count.
         type: str
         version_added: 0.1.0
-  mounts:
+  mounts: &opt_mounts
     description: Mounts of the containers. The whole list once given; order does not matter.
     type: list
     elements: dict
@@ -315,21 +320,21 @@ options:
         type: bool
         default: false
         version_added: 0.1.0
-  secrets: &refs
+  secrets: &opt_secrets
     description:
-      - Swarm secrets (for O(configs), configs) given to the containers, by name; each must exist.
-        The whole list once given.
+      - Swarm secrets given to the containers as files, by name (never their content); each must exist.
+        The whole list once given; order does not matter.
     type: list
     elements: dict
     version_added: 0.1.0
-    suboptions:
+    suboptions: &refs
       name:
-        description: Name of the secret or config.
+        description: Name of the secret (or, in O(configs), of the config).
         type: str
         required: true
         version_added: 0.1.0
       target:
-        description: File name inside the container (defaults to O(secrets[].name)).
+        description: File name inside the container (defaults to the name).
         type: str
         version_added: 0.1.0
       uid:
@@ -344,26 +349,33 @@ options:
         description: File mode, like V(0o440) (default V(0o444)).
         type: int
         version_added: 0.1.0
-  configs: *refs
-  stop_signal:
+  configs: &opt_configs
+    description:
+      - Swarm configs given to the containers as files, by name; each must exist. The whole list once given;
+        order does not matter.
+    type: list
+    elements: dict
+    version_added: 0.1.0
+    suboptions: *refs
+  stop_signal: &opt_stop_signal
     description: Signal that stops the containers.
     type: str
     version_added: 0.1.0
-  stop_grace_period:
+  stop_grace_period: &opt_stop_grace_period
     description: Time to wait after O(stop_signal) before killing, like V(10s).
     type: str
     version_added: 0.1.0
-  dns:
+  dns: &opt_dns
     description: DNS servers of the containers, in order.
     type: list
     elements: str
     version_added: 0.1.0
-  dns_search:
+  dns_search: &opt_dns_search
     description: DNS search domains, in order.
     type: list
     elements: str
     version_added: 0.1.0
-  dns_options:
+  dns_options: &opt_dns_options
     description: Resolver options, like V(ndots:2).
     type: list
     elements: str
@@ -372,12 +384,17 @@ options:
     description:
       - Wait until the service has converged (every desired task running the new spec; jobs
         completed) and fail, naming the failed tasks and their errors, when it does not.
-      - With O(state=absent), wait until the service's tasks have stopped.
+      - Also waits for an update of the service that is already under way (started by an earlier run,
+        for example one cut short by a manager that died) and reports it in RV(in_progress).
+      - With O(state=absent), wait until the service's tasks are gone (see O(state)).
+      - In the list form, the default of each entry; the waits of all entries run together.
     type: bool
     default: true
     version_added: 0.1.0
   wait_timeout:
-    description: Seconds to wait for convergence (and again for a rollback).
+    description:
+      - Seconds to wait for convergence (and again for a rollback). Must be above 0.
+      - In the list form, the default of each entry.
     type: int
     default: 120
     version_added: 0.1.0
@@ -386,9 +403,81 @@ options:
       - When an update does not converge, roll the service back to its previous spec (Docker's
         rollback) and report it with RV(rolled_back). Needs O(wait=true). A newly created service has
         nothing to roll back to.
+      - In the list form, the default of each entry.
     type: bool
     default: false
     version_added: 0.1.0
+  services:
+    description:
+      - Many services, each a dict of the options of the single form with its own O(services[].state).
+      - One task converges them all from one listing of the services (and of their tasks where waiting
+        needs them). Every check runs before the first change; then creates, updates and removals are
+        sent, and the waits of all services run together, so ten updated services wait about as long
+        as the slowest one.
+      - A failure names the service; the services already done are reported in RV(services) and the
+        ones after a refused change are left untouched.
+      - Mutually exclusive with O(name) and with the service options at the top level; O(state),
+        O(wait), O(wait_timeout) and O(rollback_on_failure) at the top level are the defaults of each entry.
+    type: list
+    elements: dict
+    version_added: 0.1.0
+    suboptions:
+      name:
+        description: The service name.
+        type: str
+        required: true
+        version_added: 0.1.0
+      state:
+        description: V(present) or V(absent); the top-level O(state) when not given.
+        type: str
+        choices: [present, absent]
+        version_added: 0.1.0
+      wait:
+        description: Wait for this service; the top-level O(wait) when not given.
+        type: bool
+        version_added: 0.1.0
+      wait_timeout:
+        description: Seconds to wait for this service; the top-level O(wait_timeout) when not given.
+        type: int
+        version_added: 0.1.0
+      rollback_on_failure:
+        description: Roll this service back when its update fails; the top-level O(rollback_on_failure) when not given.
+        type: bool
+        version_added: 0.1.0
+      mode: *opt_mode
+      replicas: *opt_replicas
+      image: *opt_image
+      command: *opt_command
+      args: *opt_args
+      env: *opt_env
+      labels: *opt_labels
+      container_labels: *opt_container_labels
+      hostname: *opt_hostname
+      user: *opt_user
+      workdir: *opt_workdir
+      init: *opt_init
+      networks: *opt_networks
+      endpoint_mode: *opt_endpoint_mode
+      ports: *opt_ports
+      constraints: *opt_constraints
+      preferences: *opt_preferences
+      max_replicas_per_node: *opt_max_replicas_per_node
+      restart_policy: *opt_restart_policy
+      update_config: *opt_update_config
+      rollback_config: *opt_rollback_config
+      resources: *opt_resources
+      healthcheck: *opt_healthcheck
+      mounts: *opt_mounts
+      stop_signal: *opt_stop_signal
+      stop_grace_period: *opt_stop_grace_period
+      dns: *opt_dns
+      dns_search: *opt_dns_search
+      dns_options: *opt_dns_options
+      secrets: *opt_secrets
+      configs: *opt_configs
+notes:
+  - Every option exists since version 0.1.0 of docknet.fabric; C(ansible-doc) prints "added in" of top-level options
+    only with C(-v).
 author:
   - docknet.fabric maintainers (@docknet)
 '''
@@ -431,28 +520,64 @@ EXAMPLES = r'''
   docknet.fabric.swarm_service:
     name: web
     state: absent
+
+- name: Many services in one task, from one listing; their waits run together
+  docknet.fabric.swarm_service:
+    services:
+      - name: api
+        image: docknet/probe:latest
+        command: [sleep, infinity]
+        replicas: 2
+        endpoint_mode: dnsrr
+        networks: [backend]
+      - name: worker
+        image: docknet/probe:latest
+        command: [sleep, infinity]
+        networks: [backend]
+      - name: old-cron
+        state: absent
+    wait_timeout: 180
 '''
 
 RETURN = r'''
 actions:
-  description: What was done (or would be, in check mode)
+  description:
+    - What was done (or would be, in check mode). The single form gives V(create), V(update) or V(remove);
+      the list form one C(<action> <service>) per service changed, like V(update api).
   returned: always
   type: list
   elements: str
   sample: [update]
 changes:
-  description: The options whose values differ between the service and the task.
-  returned: always
+  description:
+    - The options (by their names in this module) whose values differ between the service and the task.
+  returned: with O(name)
   type: list
   elements: str
   sample: [env, replicas]
+in_progress:
+  description:
+    - Why an unchanged service was not settled when the task started (V(update in progress),
+      V(rollback in progress), V(tasks still run an older spec), V(update paused)); with O(wait=true) the task
+      waited for it.
+  returned: with O(name), when the service was not settled
+  type: str
+services:
+  description:
+    - The list form, one entry per service in the order given, with C(name), C(action) (V(create), V(update),
+      V(remove) or V(none)), C(changes), and where they apply C(in_progress), C(converged), C(failed_tasks),
+      C(rolled_back) and C(untouched) (a change not sent because an earlier one was refused).
+  returned: with O(services)
+  type: list
+  elements: dict
+  sample: [{name: api, action: update, changes: [env], converged: true}, {name: worker, action: none, changes: []}]
 spec:
   description: The service spec after the change (in check mode, the planned one), normalised, networks by name.
-  returned: when O(state=present)
+  returned: with O(name) and O(state=present)
   type: dict
 service:
   description: The service as Docker reports it after the change (not in check mode for a planned change).
-  returned: when O(state=present) and the service exists
+  returned: with O(name), O(state=present) and the service exists
   type: dict
 converged:
   description: Whether the service converged after the change.
@@ -477,97 +602,18 @@ from ansible_collections.docknet.fabric.plugins.module_utils._client import (
     connection_argument_spec,
     run_module,
 )
-from ansible_collections.docknet.fabric.plugins.module_utils._service import run
-
-
-def _rollout_options(actions):
-    return dict(
-        parallelism=dict(type='int'),
-        delay=dict(type='str'),
-        failure_action=dict(type='str', choices=actions),
-        monitor=dict(type='str'),
-        max_failure_ratio=dict(type='float'),
-        order=dict(type='str', choices=['stop-first', 'start-first']),
-    )
-
-
-def _ref_options():
-    return dict(
-        name=dict(type='str', required=True),
-        target=dict(type='str'),
-        uid=dict(type='str'),
-        gid=dict(type='str'),
-        mode=dict(type='int'),
-    )
+from ansible_collections.docknet.fabric.plugins.module_utils._service import (
+    MODULE_KWARGS,
+    argument_spec,
+    run,
+)
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
-        name=dict(type='str', required=True),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-        mode=dict(type='str', choices=['replicated', 'global', 'replicated-job', 'global-job']),
-        replicas=dict(type='int'),
-        image=dict(type='str'),
-        command=dict(type='raw'),
-        args=dict(type='raw'),
-        env=dict(type='raw'),
-        labels=dict(type='dict'),
-        container_labels=dict(type='dict'),
-        hostname=dict(type='str'),
-        user=dict(type='str'),
-        workdir=dict(type='str'),
-        init=dict(type='bool'),
-        networks=dict(type='list', elements='raw'),
-        endpoint_mode=dict(type='str', choices=['vip', 'dnsrr']),
-        ports=dict(type='list', elements='dict', options=dict(
-            published=dict(type='int'),
-            target=dict(type='int', required=True),
-            protocol=dict(type='str', choices=['tcp', 'udp', 'sctp'], default='tcp'),
-            mode=dict(type='str', choices=['ingress', 'host'], default='ingress'),
-        )),
-        constraints=dict(type='list', elements='str'),
-        preferences=dict(type='list', elements='str'),
-        max_replicas_per_node=dict(type='int'),
-        restart_policy=dict(type='dict', options=dict(
-            condition=dict(type='str', choices=['none', 'on-failure', 'any']),
-            delay=dict(type='str'),
-            max_attempts=dict(type='int'),
-            window=dict(type='str'),
-        )),
-        update_config=dict(type='dict', options=_rollout_options(['continue', 'pause', 'rollback'])),
-        rollback_config=dict(type='dict', options=_rollout_options(['continue', 'pause', 'rollback'])),
-        resources=dict(type='dict', options=dict(
-            limits=dict(type='dict', options=dict(cpus=dict(type='float'), memory=dict(type='str'),
-                                                  pids=dict(type='int'))),
-            reservations=dict(type='dict', options=dict(cpus=dict(type='float'), memory=dict(type='str'))),
-        )),
-        healthcheck=dict(type='dict', options=dict(
-            test=dict(type='raw'),
-            interval=dict(type='str'),
-            timeout=dict(type='str'),
-            retries=dict(type='int'),
-            start_period=dict(type='str'),
-        )),
-        mounts=dict(type='list', elements='dict', options=dict(
-            source=dict(type='str'),
-            target=dict(type='str', required=True),
-            type=dict(type='str', choices=['bind', 'volume', 'tmpfs'], default='volume'),
-            readonly=dict(type='bool', default=False),
-        )),
-        # Names of swarm secrets, never their content.
-        secrets=dict(type='list', elements='dict', options=_ref_options(), no_log=False),
-        configs=dict(type='list', elements='dict', options=_ref_options()),
-        stop_signal=dict(type='str'),
-        stop_grace_period=dict(type='str'),
-        dns=dict(type='list', elements='str'),
-        dns_search=dict(type='list', elements='str'),
-        dns_options=dict(type='list', elements='str'),
-        wait=dict(type='bool', default=True),
-        wait_timeout=dict(type='int', default=120),
-        rollback_on_failure=dict(type='bool', default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(connection_argument_spec()), **MODULE_KWARGS)
+    if module.params['timeout'] is not None and module.params['timeout'] <= 0:
+        # Checked before connecting: a zero or negative socket timeout is not a wait, it breaks the connection.
+        module.fail_json(msg='timeout must be a number of seconds above 0, not %s.' % module.params['timeout'])
     run_module(module, lambda client: run(client, module.params, check_mode=module.check_mode))
 
 

@@ -286,8 +286,8 @@ TEMPLATE = {'ContainerSpec': {'Image': 'a', 'Command': ['new']}, 'ForceUpdate': 
 OLD = {'ContainerSpec': {'Image': 'a', 'Command': ['old']}}
 
 
-def task(spec, state, desired='running', node='n1', created='2026-01-01T00:00:10Z', err=None):
-    return {'ID': 't-%s-%s' % (state, node), 'Spec': spec, 'NodeID': node, 'Slot': 1, 'DesiredState': desired,
+def task(spec, state, desired='running', node='n1', created='2026-01-01T00:00:10Z', err=None, service_id='sv1'):
+    return {'ID': 't-%s-%s' % (state, node), 'ServiceID': service_id, 'Spec': spec, 'NodeID': node, 'Slot': 1, 'DesiredState': desired,
             'CreatedAt': created, 'Status': dict({'State': state}, **({'Err': err} if err else {}))}
 
 
@@ -363,6 +363,9 @@ class ReadOnlyAPI:
     def configs(self):
         return []
 
+    def tasks(self, filters=None):
+        return []
+
     def __getattr__(self, name):
         if name in ('_post_json', '_post', 'create_service', 'update_service', 'remove_service', '_delete'):
             raise AssertionError('check mode wrote to Docker: %s' % name)
@@ -374,13 +377,13 @@ EXISTING = {'ID': 'sv1', 'Version': {'Index': 5}, 'UpdatedAt': '2026-01-01T00:00
 
 def engine(services, check_mode=True, **given):
     client = DockerClient(ReadOnlyAPI(services), 'unix:///x.sock', None)
-    return svc.ServiceEngine(client, params(**given), check_mode=check_mode)
+    return svc.ServicesEngine(client, [params(**given)], check_mode=check_mode)
 
 
 @pytest.mark.parametrize('services, given, actions, changes', [
     ([], dict(image='docknet/probe', networks=[{'name': 'ov'}]), ['create'], None),
     ([EXISTING], dict(env={'A': '1', 'B': '3'}), ['update'], ['env']),
-    ([EXISTING], dict(replicas=1, labels={'team': 'b'}), ['update'], ['labels', 'mode/replicas']),
+    ([EXISTING], dict(replicas=1, labels={'team': 'b'}), ['update'], ['labels', 'replicas']),
     ([EXISTING], dict(env=['B=2', 'A=1'], image='docknet/probe:latest', endpoint_mode='dnsrr'), [], []),
     ([EXISTING], dict(state='absent'), ['remove'], []),
     ([], dict(state='absent'), [], []),
@@ -452,6 +455,9 @@ class ScriptedAPI(ReadOnlyAPI):
     def _result(self, response, json=False):
         return response
 
+    def services(self):
+        return [self.inspect_service('sv1')]
+
     def inspect_service(self, service_id):
         service = copy.deepcopy(EXISTING)
         if self.state == 'paused':
@@ -480,9 +486,9 @@ class ScriptedAPI(ReadOnlyAPI):
 @pytest.mark.parametrize('rollback', [False, True])
 def test_failed_update_reports_errors_and_rolls_back_when_asked(rollback):
     api = ScriptedAPI([EXISTING])
-    engine_ = svc.ServiceEngine(DockerClient(api, 'unix:///x.sock', None),
-                                params(command=['sh', '-c', 'exit 3'], rollback_on_failure=rollback),
-                                sleep=lambda seconds: None)
+    engine_ = svc.ServicesEngine(DockerClient(api, 'unix:///x.sock', None),
+                                 [params(command=['sh', '-c', 'exit 3'], rollback_on_failure=rollback)],
+                                 sleep=lambda seconds: None)
     with pytest.raises(FabricError) as caught:
         engine_.run()
     error = caught.value
