@@ -968,7 +968,7 @@ class Engine:
             with self.writer.reporting():
                 return self._run(params, desired)
         except FabricError as exc:
-            pending = [r for r in self.journal.pending]
+            pending = list(self.journal.pending)
             if pending and not self.check_mode:
                 exc.details.setdefault('recreation_records', pending)
                 exc.msg += (' The endpoints are recorded on the Docker host (volume %s): run the task again to '
