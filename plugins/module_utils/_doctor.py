@@ -511,10 +511,10 @@ class Doctor:
         self.nodes = normalise_nodes(params['nodes'])
         self.names = [n['name'] for n in self.nodes]
         self.checks_wanted = set(params.get('checks') or CHECKS)
-        self.wait = int(params.get('wait') or 2)
+        self.wait = int(params.get('wait', 2))
         if self.wait < 1:
             raise FabricError('wait: give a whole number of seconds of at least 1, got %s.' % params.get('wait'))
-        self.limit = int(params.get('max_clock_skew') or CERT_BACKDATE)
+        self.limit = int(params.get('max_clock_skew', CERT_BACKDATE))
         if self.limit < 1:
             raise FabricError('max_clock_skew: give a number of seconds of at least 1, got %s.' % params.get('max_clock_skew'))
         self.image = params['image']
@@ -574,8 +574,10 @@ class Doctor:
         except FabricError as exc:
             if 'leader' in exc.msg or 'quorum' in exc.msg:
                 swarm = self.infos[self.manager]['Swarm']
-                total = swarm.get('Managers') or 0
-                self.add('no_quorum', reachable='?', total=total, needed=total // 2 + 1,
+                managers = {m.get('NodeID') for m in swarm.get('RemoteManagers') or []}
+                answering = {(i.get('Swarm') or {}).get('NodeID') for i in self.infos.values()}
+                total = len(managers) or swarm.get('Managers') or 0
+                self.add('no_quorum', reachable=len(managers & answering), total=total, needed=total // 2 + 1,
                          detail=' (the manager %s answers: %s)' % (self.manager, exc.msg.split('answered: ')[-1]))
                 return False
             raise
