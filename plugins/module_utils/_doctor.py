@@ -125,7 +125,8 @@ CATALOGUE = {
     'probe_failed': (
         'data_path', 'error',
         '{node}: no probe container could run on the overlay: {error}',
-        'check that the image {image} is on {node} and that it can join attachable overlays'),
+        'check that the image {image} is on {node}; "attaching to network failed" means {node} cannot talk to the '
+        'managers and the other nodes: fix its control plane findings first'),
     'mtu_config': (
         'mtu', 'error',
         '{node}: overlay {network} has MTU {mtu}, but {interface} carries {underlay} - {overhead} VXLAN bytes = {room}',

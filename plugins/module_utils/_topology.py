@@ -104,8 +104,9 @@ def to_mermaid(model):
         lines.append('  %s %s%s %s' % (edge['from'], arrow, label, edge['to']))
     for cell in model['matrix']:
         src, dst = _ident('probe', cell['source']), _ident('probe', cell['target'])
-        lines.append('  %s[%s] %s|%s| %s[%s]' % (src, _quote_mermaid(cell['source']), '-->' if cell['ok'] else '-.-x',
-                                              _quote_mermaid(cell['label']), dst, _quote_mermaid(cell['target'])))
+        arrow = '-->' if cell['ok'] else '-.-x'
+        lines.append('  %s[%s] %s|%s| %s[%s]' % (
+            src, _quote_mermaid(cell['source']), arrow, _quote_mermaid(cell['label']), dst, _quote_mermaid(cell['target'])))
     lines.append('```')
     return '\n'.join(lines) + '\n'
 
@@ -135,8 +136,8 @@ def to_dot(model):
                 lines.append('    %s [shape=box, label=%s];' % (cid, _quote_dot(container['name'])))
         lines.append('  }')
     for edge in model['edges']:
-        lines.append('  %s -> %s [label=%s%s];' % (edge['from'], edge['to'], _quote_dot(edge['label']),
-                                                  ', style=dashed' if edge['style'] == 'dashed' else ''))
+        style = ', style=dashed' if edge['style'] == 'dashed' else ''
+        lines.append('  %s -> %s [label=%s%s];' % (edge['from'], edge['to'], _quote_dot(edge['label']), style))
     for cell in model['matrix']:
         lines.append('  %s -> %s [label=%s, arrowhead=normal, color=%s%s];' % (
             _quote_dot(cell['source']), _quote_dot(cell['target']), _quote_dot(cell['label']),

@@ -155,7 +155,9 @@ summary:
   sample:
     - nodes         ok
     - control_plane FAILED
-    - "ERROR control_plane: node3: accepts no gossip connection on 7946/tcp (from node1, node2). Fix: open 7946/tcp and 7946/udp inbound on node3 (198.18.1.13)."
+    - >-
+      ERROR control_plane: node3: accepts no gossip connection on 7946/tcp (from node1, node2).
+      Fix: open 7946/tcp and 7946/udp inbound on node3 (198.18.1.13).
 findings:
   description: Every problem found, errors and warnings.
   returned: always
