@@ -47,7 +47,7 @@ def test_script_quotes_names_numbers_targets_and_marks_missing_ports():
     script = build_script([{'name': "we'b", 'port': None}, {'name': 'db', 'port': 5432}], 3)
     assert "probe 0 'we'\"'\"'b' - 3" in script
     assert 'probe 1 db 5432 3' in script
-    assert 'spread ' not in script.split('}')[-1]
+    assert 'spread ' not in script.rsplit('}', maxsplit=1)[-1]
 
 
 def test_script_adds_the_spread_last():
