@@ -36,6 +36,10 @@ deps: host-deps venv collection-link
 
 host-deps:
 	@for engine in $(sort $(LAB_ENGINE) $(TEST_ENGINES)); do $(LAB) deps --engine $$engine || exit 1; done
+	@# Graphviz renders the topology picture (playbooks/topology.yml) to SVG; the lab does not need it.
+	@dpkg-query -W -f='$${Status}' graphviz 2>/dev/null | grep -q 'ok installed' || \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends graphviz >/dev/null || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends graphviz >/dev/null; }; }
 
 venv: $(VENV)/.installed
 
@@ -65,6 +69,8 @@ lab-status:
 demo: deps lab-up
 	$(BIN)/ansible-playbook -i "$$($(LAB) inventory)" -i playbooks/demo playbooks/site.yml
 	$(BIN)/ansible-playbook -i "$$($(LAB) inventory)" -i playbooks/demo playbooks/verify.yml
+	$(BIN)/ansible-playbook -i "$$($(LAB) inventory)" -i playbooks/demo playbooks/topology.yml
+	@echo "Topology picture: $(CURDIR)/.build/topology/topology.md (Mermaid), .dot and .svg (Graphviz)"
 
 test: deps
 	$(MAKE) --no-print-directory unit changelog-lint sanity lint
