@@ -99,24 +99,29 @@ options:
       name:
         description: The DNS name (a service, or C(tasks.<service>)).
         type: str
+        version_added: 0.1.0
         required: true
       port:
         description: The HTTP port.
         type: int
+        version_added: 0.1.0
         default: 80
       path:
         description: The URL path; the first line of the answer names the backend.
         type: str
+        version_added: 0.1.0
         default: /
       requests:
         description: How many requests to make.
         type: int
+        version_added: 0.1.0
         default: 30
       min_backends:
         description:
           - How many distinct backends must answer; fewer, or any request without an answer,
             makes the result unexpected.
         type: int
+        version_added: 0.1.0
         default: 1
   wait:
     description:

@@ -62,17 +62,21 @@ options:
       name:
         description: The node's hostname as the swarm lists it.
         type: str
+        version_added: 0.1.0
         required: true
       docker_host:
         description: The node's Docker daemon.
         type: str
+        version_added: 0.1.0
         required: true
       address:
         description: The node's swarm address; by default the one the managers list.
         type: str
+        version_added: 0.1.0
       tls_hostname:
         description: The name in this daemon's certificate, when it is not the address.
         type: str
+        version_added: 0.1.0
   image:
     description:
       - The probe image, present on every node (no image is pulled). It needs busybox's C(sh),
