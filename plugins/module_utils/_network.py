@@ -737,7 +737,6 @@ def gates_needed(fields):
     return gates
 
 
-
 def owner_of(network, listing):
     """The owner scope of an owned network (a config_from network: its config-only network's)."""
     labels = network.get('Labels') or {}
@@ -1053,7 +1052,6 @@ class Engine:
                 raise FabricError('network %s: %s.' % (plan['network'], problem), network=plan['network'])
         for plan in dual:
             self.warn('network %s exists with enable_ipv6: %s.' % (plan['network'], problem))
-
 
     # -- concurrency: two runs that created the same network
     def resolve_duplicates(self, entry, listing):

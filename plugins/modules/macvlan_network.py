@@ -294,7 +294,11 @@ actions:
           C(containers) are the ones reconnected, C(gone) the recorded ones that no longer exist).
       type: str
       returned: always
-    changes: {description: 'The options whose declared value differs, by option name, as in network_attachment (recreate only).', type: list, elements: str, returned: when recreating}
+    changes:
+      description: The options whose declared value differs, by option name, as in network_attachment (recreate only).
+      type: list
+      elements: str
+      returned: when recreating
     containers: {description: Containers disconnected (and reconnected on recreate)., type: list, elements: str, returned: when any}
     purge: {description: The network was removed by O(purge)., type: bool, returned: when purged}
 networks:
