@@ -201,6 +201,17 @@ def test_rerun_against_another_manager_waits_for_an_update_cut_short(ansible, ov
     ids = dict((v, k) for k, v in names.items())
     for node in ('node2', 'node3'):
         _set_role(client, ids[node], 'manager')
+    # A promoted node answers 503 until it has joined the raft: wait until both serve the manager API.
+    deadline = time.time() + 90
+    while True:
+        try:
+            for node in ('node2', 'node3'):
+                lab.docker(node).api.nodes()
+            break
+        except Exception:
+            if time.time() > deadline:
+                raise
+            time.sleep(1)
     # No max_replicas_per_node: with node1 down, its task must find room on node2 or node3.
     spec = sleeper(name, net, replicas=3, update_config={'parallelism': 1, 'delay': '3s', 'monitor': '1s'})
     update = dict(spec, env={'X': '1'}, wait_timeout=120)
