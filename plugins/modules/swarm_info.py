@@ -58,7 +58,7 @@ hostname: {description: The engine's host name., returned: success, type: str}
 leader_available:
   description:
     - On a manager, whether its swarm has a leader. V(false) when quorum is lost (more than half of the managers
-      down) - the manager answers, but cannot list or change anything; O(nodes) is then empty and C(error) says why.
+      down) - the manager answers, but cannot list or change anything; RV(nodes) is then empty and RV(error) says why.
   returned: when the node is a manager
   type: bool
   version_added: 0.1.0
