@@ -273,7 +273,11 @@ actions:
   contains:
     network: {description: Network name., type: str, returned: always}
     action: {description: 'V(create), V(recreate) or V(remove).', type: str, returned: always}
-    changes: {description: 'The options whose declared value differs, by option name, as in network_attachment (recreate only).', type: list, elements: str, returned: when recreating}
+    changes:
+      description: The options whose declared value differs, by option name, as in network_attachment (recreate only).
+      type: list
+      elements: str
+      returned: when recreating
     containers: {description: Containers disconnected (and reconnected on recreate)., type: list, elements: str, returned: when any}
     purge: {description: The network was removed by O(purge)., type: bool, returned: when purged}
 networks:

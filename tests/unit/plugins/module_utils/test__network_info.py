@@ -134,8 +134,8 @@ def test_tasks_by_service(tasks, expected):
 def test_services_list_their_tasks_with_the_addresses_on_each_network():
     services = [{'ID': 's1', 'Spec': {'Name': 'api', 'EndpointSpec': {'Mode': 'dnsrr'},
                                       'TaskTemplate': {'Networks': [{'Target': 'n1'}, {'Target': 'n2'}]}}}]
-    tasks = tasks_by_service([task('t1', 's1', 'node-a', slot=1, attachments=[('n1', ['10.0.1.2/24']),
-                                                                                ('n2', ['10.0.2.2/24'])])], NODES)
+    attachments = [('n1', ['10.0.1.2/24']), ('n2', ['10.0.2.2/24'])]
+    tasks = tasks_by_service([task('t1', 's1', 'node-a', slot=1, attachments=attachments)], NODES)
     attached = services_by_network(services, {}, tasks)
     assert [t['addresses'] for t in attached['n1'][0]['tasks']] == [['10.0.1.2']]
     assert [t['addresses'] for t in attached['n2'][0]['tasks']] == [['10.0.2.2']]
