@@ -128,7 +128,8 @@ def test_the_installed_collection_runs_its_playbooks_by_name(runner, tmp_path):
     built, installed = tmp_path / 'built', tmp_path / 'installed'
     galaxy = str(Path(ANSIBLE_PLAYBOOK).with_name('ansible-galaxy'))
     build = [galaxy, 'collection', 'build', '--output-path', str(built), str(REPO)]
-    for argv in (build, lambda: [galaxy, 'collection', 'install', '-p', str(installed), *map(str, built.glob('*.tar.gz'))]):
+    install = lambda: [galaxy, 'collection', 'install', '--force', '-p', str(installed), *map(str, built.glob('*.tar.gz'))]  # noqa: E731
+    for argv in (build, install):
         argv = argv() if callable(argv) else argv          # the tarball exists only once built
         done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=tmp_path)
         assert done.returncode == 0, done.stdout + done.stderr
