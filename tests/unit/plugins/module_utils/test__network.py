@@ -248,8 +248,9 @@ def macvlan_plans(listing, *entries):
 
 
 @pytest.mark.parametrize('entries, fragment', [
-    ([dict(name='new', parent='mv0')], 'network new: parent mv0 is already used by macvlan network lan on this '
-                                       'Docker host, and Docker allows one macvlan network per parent interface'),
+    ([dict(name='new', parent='mv0')],
+     'network new: parent mv0 is already used by macvlan network lan on this Docker host, and Docker allows one '
+     'macvlan network per parent interface'),
     ([dict(name='new', parent='mv1')], 'parent mv1 is already used by the config-only network cfg'),
     ([dict(name='cfg2', parent='mv1', config_only=True)], 'parent mv1 is already used by the config-only network cfg'),
     ([dict(name='lan', parent='mv0', macvlan_mode='private', recreate=True), dict(name='new', parent='mv0')],
