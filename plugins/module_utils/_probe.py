@@ -232,6 +232,27 @@ def describe_unexpected(result):
     return '%s (expected %s%s): %s' % (where, result['expect'], scope, result['failure'])
 
 
+# How long a start may wait for the node to learn of a swarm network made moments before.
+NETWORK_PROPAGATION_SECONDS = 15
+
+
+def _start_when_networks_known(client, container_id, networks):
+    """Start the probe; retry while the daemon does not know an attachable overlay yet.
+
+    A node learns of a new attachable overlay from the managers, shortly after it is created:
+    Docker 26 can refuse a start in that window ("could not find a network matching network mode").
+    """
+    doing = 'Starting the probe on %s' % ', '.join(networks)
+    deadline = time.time() + NETWORK_PROPAGATION_SECONDS
+    while True:
+        try:
+            return client.call(doing, client.api.start, container_id)
+        except FabricError as exc:
+            if 'could not find a network matching network mode' not in exc.msg or time.time() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def run_probe(client, image, networks, targets, wait_seconds=2, timeout=120, spread=None):
     """Run the probe container on ``networks`` and return its per-target results (and the spread)."""
     if not networks:
@@ -250,7 +271,7 @@ def run_probe(client, image, networks, targets, wait_seconds=2, timeout=120, spr
         for network in networks[1:]:
             client.call('Connecting the probe to %s' % network, client.api.connect_container_to_network,
                         container['Id'], known.get(network, {}).get('Id', network))
-        client.call('Starting the probe on %s' % ', '.join(networks), client.api.start, container['Id'])
+        _start_when_networks_known(client, container['Id'], networks)
         deadline = time.time() + timeout
         while client.api.inspect_container(container['Id'])['State']['Running']:
             if time.time() > deadline:

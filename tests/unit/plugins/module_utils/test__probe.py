@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
+from ansible_collections.docknet.fabric.plugins.module_utils import _probe as probe
 from ansible_collections.docknet.fabric.plugins.module_utils._probe import (
     build_script,
     count_spread,
@@ -159,3 +160,35 @@ def test_parse_output_with_spread_returns_both():
     spread = normalise_spread({'name': 'web', 'requests': 3})
     results, counted = parse_output('ANSWER 0 10.0.0.2 1\nHIT host-a\nHIT host-b\nHIT host-a\n', [target('web')], spread)
     assert results[0]['reachable'] and counted['backends'] == {'host-a': 2, 'host-b': 1}
+
+
+class _StartingClient:
+    """A client double whose start fails with ``errors`` (in order) before it succeeds."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        self.starts = 0
+        self.api = self
+
+    def start(self, container_id):
+        self.starts += 1
+
+    def call(self, doing, method, *args):
+        if self.errors:
+            raise FabricError('%s: the Docker daemon answered: %s' % (doing, self.errors.pop(0)))
+        return method(*args)
+
+
+def test_a_start_waits_for_the_node_to_learn_of_a_new_overlay(monkeypatch):
+    monkeypatch.setattr(probe.time, 'sleep', lambda seconds: None)
+    client = _StartingClient(['could not find a network matching network mode ov: network ov not found'] * 2)
+    probe._start_when_networks_known(client, 'c1', ['ov'])
+    assert client.starts == 1 and client.errors == []
+
+
+def test_other_start_failures_are_not_retried(monkeypatch):
+    monkeypatch.setattr(probe.time, 'sleep', lambda seconds: None)
+    client = _StartingClient(['No such image: docknet/probe:latest'])
+    with pytest.raises(FabricError, match='No such image'):
+        probe._start_when_networks_known(client, 'c1', ['ov'])
+    assert client.starts == 0
