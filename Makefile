@@ -24,7 +24,7 @@ SANITY_ROOT := $(SANITY_DIR)/ansible_collections/docknet/fabric
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help deps host-deps venv collection-link lab-up lab-down lab-status demo test unit sanity lint changelog-lint integration integration-engine integration-site integration-oldest molecule molecule-site molecule-roles clean
+.PHONY: help deps host-deps venv collection-link lab-up lab-down lab-status demo test unit sanity lint changelog-lint integration integration-engine integration-site integration-oldest molecule molecule-site molecule-roles integration-ssh clean
 
 help:
 	@echo "make demo   build a $(LAB_NODES)-node lab of real Docker engines and run playbooks/site.yml on it"
@@ -67,9 +67,9 @@ lab-status:
 # site.yml prints the swarm's nodes, each host's networks and the services; verify.yml the
 # reachability matrix. playbooks/teardown.yml undoes it; make lab-down removes the lab.
 demo: deps lab-up
-	$(BIN)/ansible-playbook -i "$$($(LAB) inventory)" -i playbooks/demo playbooks/site.yml
-	$(BIN)/ansible-playbook -i "$$($(LAB) inventory)" -i playbooks/demo playbooks/verify.yml
-	$(BIN)/ansible-playbook -i "$$($(LAB) inventory)" -i playbooks/demo playbooks/topology.yml
+	$(BIN)/ansible-playbook -i "$$($(LAB) inventory $(LAB_INVENTORY_SSH))" -i playbooks/demo playbooks/site.yml
+	$(BIN)/ansible-playbook -i "$$($(LAB) inventory $(LAB_INVENTORY_SSH))" -i playbooks/demo playbooks/verify.yml
+	$(BIN)/ansible-playbook -i "$$($(LAB) inventory $(LAB_INVENTORY_SSH))" -i playbooks/demo playbooks/topology.yml
 	@echo "Topology picture: $(CURDIR)/.build/topology/topology.md (Mermaid), .dot and .svg (Graphviz)"
 
 test: deps
@@ -150,6 +150,14 @@ molecule-roles: deps
 	set -e; for role in $(MOLECULE_ROLES); do \
 	  (cd roles/$$role && DOCKNET_MOLECULE_LAB_ID=$(MOLECULE_LAB_ID) $(CURDIR)/$(BIN)/molecule test); \
 	done
+
+# Over SSH (issue 14): LAB_SSH=1 make demo runs the demo against the nodes as real machines (lab up --ssh,
+# inventory --ssh). integration-ssh: the site acceptance of test_site.py and the swarm_cluster Molecule
+# scenario 'ssh', each node reached over SSH with its own /var/run/docker.sock and Debian's python3-docker.
+LAB_INVENTORY_SSH = $(if $(filter 1 yes true,$(LAB_SSH)),--ssh)
+integration-ssh: deps
+	DOCKNET_SITE_SSH=1 $(BIN)/python -m pytest tests/integration/test_site.py -m acceptance -v --durations=10
+	cd roles/swarm_cluster && DOCKNET_MOLECULE_LAB_ID=$(MOLECULE_LAB_ID) $(CURDIR)/$(BIN)/molecule test -s ssh
 
 clean: lab-down
 	rm -rf .build

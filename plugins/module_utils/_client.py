@@ -12,8 +12,10 @@ below as ``FabricError``.
 from __future__ import annotations
 
 import errno
+import re
 import socket
 import ssl
+import sys
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
@@ -41,6 +43,38 @@ except ImportError:  # pragma: no cover - exercised by ansible-test's import san
 
 DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock'
 DEFAULT_TIMEOUT = 60
+
+# The oldest Docker SDK for Python the modules are tested with: Debian 12's python3-docker.
+MINIMUM_SDK_VERSION = '5.0.3'
+# Newer requests and urllib3 broke older SDKs (docker-py issues 3113 and 3256):
+# (library, its first breaking version, the first SDK that copes with it).
+_SDK_DEPENDENCY_BREAKS = (('urllib3', '2.0.0', '6.1.0'), ('requests', '2.32.0', '7.1.0'))
+_LEADING_DIGITS = re.compile(r'(\d+)')
+
+
+def _release(text):
+    """'5.0.3' -> (5, 0, 3); a pre-release or local suffix ('7.1.0rc1', '5.0.3+dfsg') does not count."""
+    numbers = [int(match.group(1)) for match in map(_LEADING_DIGITS.match, str(text).split('.')[:3]) if match]
+    return tuple(numbers + [0] * (3 - len(numbers)))
+
+
+def sdk_version_problem(sdk, dependencies=None, python='this Python'):
+    """Why the Docker SDK ``sdk`` (a version string) cannot serve the modules, or None.
+
+    ``dependencies`` maps requests and urllib3 to the versions installed next to it in ``python``.
+    """
+    fix = ('Install a newer one for the Python that runs the modules (ansible_python_interpreter): '
+           'Debian 12 or Ubuntu 22.04 and later: apt install python3-docker; else pip install "docker>=7.1.0"; '
+           'or set swarm_cluster_install_sdk: true in the docknet.fabric.swarm_cluster role.')
+    if _release(sdk) < _release(MINIMUM_SDK_VERSION):
+        return ('The Docker SDK for Python of %s is %s; docknet.fabric needs %s or newer. %s'
+                % (python, sdk, MINIMUM_SDK_VERSION, fix))
+    for library, breaks, copes in _SDK_DEPENDENCY_BREAKS:
+        found = (dependencies or {}).get(library)
+        if found and _release(found) >= _release(breaks) and _release(sdk) < _release(copes):
+            return ('The Docker SDK for Python of %s is %s, which does not work with %s %s (it needs %s or newer, '
+                    'or %s older than %s). %s' % (python, sdk, library, found, copes, library, breaks, fix))
+    return None
 
 
 def connection_argument_spec():
@@ -323,6 +357,11 @@ def run_module(module, work):
     if not HAS_DOCKER_SDK:
         # The message says what to install; the import traceback would add nothing for the user.
         module.fail_json(msg=missing_required_lib('docker (the Docker SDK for Python)'))
+    problem = sdk_version_problem(docker.__version__, {
+        'requests': requests.__version__, 'urllib3': getattr(sys.modules.get('urllib3'), '__version__', None)},
+        python=sys.executable)
+    if problem:
+        module.fail_json(msg=problem)
     try:
         client = connect(module.params)
         result = work(client)

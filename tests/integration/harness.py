@@ -44,14 +44,24 @@ def unique(prefix='t'):
 
 
 class Lab:
-    """The lab's description (lab.json) plus Docker SDK clients for setup and assertions."""
+    """The lab's description (lab.json) plus Docker SDK clients for setup and assertions.
 
-    def __init__(self, lab_id):
+    With ``ssh=True`` (a lab brought up with ``--ssh``) playbooks reach the nodes over SSH
+    through the lab's ssh inventory, as a user's inventory of real machines would.
+    """
+
+    def __init__(self, lab_id, ssh=False):
         self.lab_id = str(lab_id)
+        self.ssh = ssh
         self.state_dir = Path('/run/docknet-lab') / self.lab_id
         self.info = json.loads((self.state_dir / 'lab.json').read_text())
-        self.inventory = self.state_dir / 'inventory.yml'
+        self.inventory = self.state_dir / ('inventory-ssh.yml' if ssh else 'inventory.yml')
         self._clients = {}
+
+    def connection_vars(self):
+        """The inventory's ``all.vars`` that say how Ansible reaches the nodes (local or SSH)."""
+        inventory = yaml.safe_load(self.inventory.read_text())
+        return {k: v for k, v in inventory['all']['vars'].items() if k.startswith('ansible_')}
 
     def up(self, nodes):
         env = dict(os.environ, LAB_ID=self.lab_id)
@@ -113,7 +123,8 @@ class Ansible:
             'ANSIBLE_COLLECTIONS_PATH': str(self.collections),
             'ANSIBLE_CALLBACK_PLUGINS': str(Path(__file__).parent / 'callback_plugins'),
             'ANSIBLE_CALLBACKS_ENABLED': 'recorder',
-            'ANSIBLE_HOST_KEY_CHECKING': 'False',
+            # Over SSH the lab's known_hosts has every node's key: check them, as a user would.
+            'ANSIBLE_HOST_KEY_CHECKING': str(getattr(self.lab, 'ssh', False)),
             'ANSIBLE_RETRY_FILES_ENABLED': 'False',
             'ANSIBLE_NOCOLOR': '1',
             'ANSIBLE_FORCE_COLOR': '0',

@@ -6,6 +6,13 @@ The lab (LAB_ID 8 unless DOCKNET_SITE_LAB_ID says otherwise) is brought down fir
 scenarios start from fresh engines, and down again at the end. The tests build on each
 other in file order: fresh check mode -> site.yml -> idempotence -> verify.yml -> add a node ->
 promote -> first manager stopped -> prune -> teardown.
+
+DOCKNET_SITE_SSH=1 runs the same scenarios over SSH (issue 14): the lab comes up with --ssh and
+the playbooks get its ssh inventory — ansible_host, user, key, no docker_host — so every module
+is shipped to its node and talks to that node's /var/run/docker.sock with the node's
+/usr/bin/python3 and Debian's python3-docker; a few SSH-only checks run after verify.yml.
+`-m acceptance` selects the site acceptance: check mode, site, idempotence, verify (and the
+SSH-only checks).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +31,8 @@ from harness import ANSIBLE_PLAYBOOK, LAB_SCRIPT, REPO, Ansible, Lab
 pytestmark = pytest.mark.lab
 
 LAB_ID = os.environ.get('DOCKNET_SITE_LAB_ID', '8')
+SSH = os.environ.get('DOCKNET_SITE_SSH', '') not in ('', '0')
+ssh_only = pytest.mark.skipif(not SSH, reason='over SSH only (DOCKNET_SITE_SSH=1)')
 SITE = REPO / 'playbooks' / 'site.yml'
 VERIFY = REPO / 'playbooks' / 'verify.yml'
 TEARDOWN = REPO / 'playbooks' / 'teardown.yml'
@@ -41,9 +51,9 @@ def lab_cmd(*args):
 @pytest.fixture(scope='module')
 def site_lab():
     lab_cmd('down')
-    lab_cmd('up', '3', '--managers', '1')
+    lab_cmd('up', '3', '--managers', '1', *(['--ssh'] if SSH else []))
     try:
-        yield Lab(LAB_ID)
+        yield Lab(LAB_ID, ssh=SSH)
     finally:
         lab_cmd('down')
 
@@ -65,10 +75,10 @@ def write_inventory(lab, path, managers, workers, retired=()):
     """An inventory like the lab's, with the groups we choose (retired hosts: outside the swarm groups)."""
     def host(name):
         node = lab.node(name)
-        return {'docker_host': node['docker_host'], 'advertise_addr': node['address'],
-                'lab_macvlan_parent': 'mv0'}
+        where = {'ansible_host': node['address']} if lab.ssh else {'docker_host': node['docker_host']}
+        return dict(where, advertise_addr=node['address'], lab_macvlan_parent='mv0')
     inventory = {'all': {
-        'vars': {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}'},
+        'vars': lab.connection_vars(),
         'children': {
             'swarm_managers': {'hosts': {n: host(n) for n in managers}},
             'swarm_workers': {'hosts': {n: host(n) for n in workers}},
@@ -94,6 +104,7 @@ def nodes_by_addr(lab, manager):
     return {n.attrs['Status']['Addr']: n.attrs for n in lab.docker(manager).nodes.list()}
 
 
+@pytest.mark.acceptance
 def test_check_mode_on_a_fresh_lab_plans_changes_and_makes_none(site_lab, runner):
     run = runner.playbook(SITE, check=True, extra_args=DEMO)
     changed = changed_per_host(run)
@@ -103,10 +114,14 @@ def test_check_mode_on_a_fresh_lab_plans_changes_and_makes_none(site_lab, runner
         assert not site_lab.docker(node).networks.list(names=['localnet'])
 
 
+@pytest.mark.acceptance
 def test_site_converges_and_is_idempotent(site_lab, runner):
-    first = changed_per_host(runner.playbook(SITE, extra_args=DEMO))
+    first_run = runner.playbook(SITE, extra_args=DEMO)
+    first = changed_per_host(first_run)
     assert all(first[n] > 0 for n in ('node1', 'node2', 'node3')), first
-    again = changed_per_host(runner.playbook(SITE, extra_args=DEMO))
+    assert 'SWMTKN' not in first_run.stdout + first_run.stderr   # join tokens never shown
+    # Again; with swarm_cluster_install_sdk the SDK is checked for (it is there: no change).
+    again = changed_per_host(runner.playbook(SITE, extra_args=DEMO + ['-e', 'swarm_cluster_install_sdk=true']))
     assert set(again.values()) == {0}, again
     check = changed_per_host(runner.playbook(SITE, check=True, diff=True, extra_args=DEMO))
     assert set(check.values()) == {0}, check
@@ -116,6 +131,7 @@ def test_site_converges_and_is_idempotent(site_lab, runner):
     assert set(services) == {'web', 'db', 'edge'}
 
 
+@pytest.mark.acceptance
 def test_verify_prints_the_matrix_and_passes(runner):
     run = runner.playbook(VERIFY, extra_args=DEMO)
     changed_per_host(run)
@@ -144,6 +160,71 @@ def test_the_installed_collection_runs_its_playbooks_by_name(runner, tmp_path):
         # Found in the installed copy, not in the checkout.
         assert run.returncode == 0, run.stdout + run.stderr
         assert 'playbook: %s' % (root / 'playbooks' / ('%s.yml' % name)) in run.stdout, run.stdout
+
+
+def ad_hoc_play(workdir, tasks, hosts='swarm_managers:swarm_workers'):
+    path = Path(workdir) / 'play.yml'
+    path.write_text(yaml.safe_dump([{'name': 'Over SSH', 'hosts': hosts, 'gather_facts': False, 'tasks': tasks}]))
+    return path
+
+
+def recorded(run, task):
+    """{host: result} of the task named ``task``."""
+    return {r['host']: r['result'] for r in run.records if r.get('task') == task}
+
+
+@pytest.mark.acceptance
+@ssh_only
+def test_ssh_modules_run_on_each_host_with_its_socket_and_debian_sdk(runner, tmp_path):
+    """No docker_host: each node's module talks to its own /var/run/docker.sock, with python3-docker."""
+    play = ad_hoc_play(tmp_path, [
+        {'name': 'sdk', 'ansible.builtin.command': {'argv': ['/usr/bin/python3', '-c',
+                                                            'import docker; print(docker.__version__)']},
+         'changed_when': False},
+        {'name': 'info', 'docknet.fabric.swarm_info': {}},
+        # become (su: the lab has no sudo) changes nothing for the modules.
+        {'name': 'become', 'docknet.fabric.network_info': {'names': ['localnet']},
+         'become': True, 'become_method': 'ansible.builtin.su'},
+    ])
+    run = runner.playbook(play)
+    changed_per_host(run)
+    for host, result in recorded(run, 'sdk').items():
+        assert result['stdout'] == '5.0.3', (host, result)
+    info = recorded(run, 'info')
+    assert {h: r['hostname'] for h, r in info.items()} == {n: n for n in ('node1', 'node2', 'node3')}, info
+    assert info['node1']['is_manager'] and not info['node2']['is_manager'], info
+    assert all(len(r['networks']) == 1 for r in recorded(run, 'become').values())
+
+
+@pytest.mark.acceptance
+@ssh_only
+def test_ssh_with_the_pypi_sdk_and_pip_the_cluster_is_unchanged(site_lab, runner, tmp_path):
+    """The target's Python may also be a virtualenv with the SDK from PyPI (here: the project's .venv)."""
+    inventory = write_inventory(site_lab, tmp_path / 'inv.yml', ['node1'], ['node2', 'node3'])
+    run = runner.playbook(cluster_playbook(tmp_path), inventory=inventory, extra_args=[
+        '-e', 'ansible_python_interpreter=%s' % sys.executable,
+        '-e', 'swarm_cluster_install_sdk=true', '-e', 'swarm_cluster_sdk_method=pip'])
+    assert set(changed_per_host(run).values()) == {0}
+
+
+@pytest.mark.acceptance
+@ssh_only
+def test_ssh_an_old_sdk_on_the_target_fails_with_one_line(runner, tmp_path):
+    """A Docker SDK older than 5.0.3 in the target's Python: the module says so, naming the interpreter."""
+    fake = tmp_path / 'old-sdk' / 'docker'
+    fake.mkdir(parents=True)
+    (fake / '__init__.py').write_text("__version__ = '4.1.0'\nAPIClient = None\n")
+    (fake / 'constants.py').write_text("MINIMUM_DOCKER_API_VERSION = '1.21'\n")
+    (fake / 'errors.py').write_text('class DockerException(Exception):\n    pass\n\n\n'
+                                    'class APIError(DockerException):\n    pass\n')
+    (fake / 'tls.py').write_text('class TLSConfig:\n    pass\n')
+    play = ad_hoc_play(tmp_path, [{'name': 'old', 'docknet.fabric.swarm_info': {}, 'ignore_errors': True,
+                                   'environment': {'PYTHONPATH': str(fake.parent)}}], hosts='node2')
+    result = recorded(runner.playbook(play), 'old')['node2']
+    assert result.get('failed'), result
+    assert result['msg'].startswith('The Docker SDK for Python of /usr/bin/python3 is 4.1.0; docknet.fabric '
+                                    'needs 5.0.3 or newer.'), result['msg']
+    assert 'Traceback' not in str(result)
 
 
 def test_a_new_node_joins_alone(site_lab, runner, tmp_path):

@@ -20,6 +20,7 @@ from ansible_collections.docknet.fabric.plugins.module_utils._client import (
     FabricError,
     connect,
     explain_connection_error,
+    sdk_version_problem,
 )
 
 HOST = 'unix:///run/x/docker.sock'
@@ -182,3 +183,24 @@ def test_a_web_server_is_not_a_docker_daemon(tmp_path):
         server.wait()
     assert 'answered, but not as a Docker daemon' in caught.value.msg
     assert '<' not in caught.value.msg
+
+
+@pytest.mark.parametrize('sdk, dependencies, problem', [
+    ('5.0.3', {'requests': '2.28.1', 'urllib3': '1.26.12'}, None),          # Debian 12's python3-docker
+    ('7.1.0', {'requests': '2.32.3', 'urllib3': '2.2.1'}, None),
+    ('7.1.0rc1', {'requests': '2.32.3', 'urllib3': '2.2.1'}, None),
+    ('5.0.3+dfsg', {}, None),
+    ('7', None, None),
+    ('5.0.2', {}, 'is 5.0.2; docknet.fabric needs 5.0.3 or newer'),
+    ('4.1.0', {'requests': '2.22.0'}, 'is 4.1.0; docknet.fabric needs 5.0.3 or newer'),
+    ('5.0.3', {'requests': '2.32.3', 'urllib3': '1.26.18'}, 'does not work with requests 2.32.3 (it needs 7.1.0'),
+    ('7.0.0', {'requests': '2.32.0', 'urllib3': '2.0.7'}, 'does not work with requests 2.32.0'),
+    ('6.0.1', {'requests': '2.31.0', 'urllib3': '2.0.0'}, 'does not work with urllib3 2.0.0 (it needs 6.1.0'),
+    ('6.1.3', {'requests': '2.31.0', 'urllib3': '2.0.0'}, None),
+])
+def test_sdk_version_problem(sdk, dependencies, problem):
+    found = sdk_version_problem(sdk, dependencies, python='/usr/bin/python3')
+    if problem is None:
+        assert found is None
+    else:
+        assert problem in found and '/usr/bin/python3' in found and 'apt install python3-docker' in found, found
