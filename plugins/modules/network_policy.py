@@ -21,9 +21,9 @@ description:
     with no allowed pair is on no policy network.
   - Every policy network is C(internal) (no way out of the swarm), except one network per member of O(egress),
     which is that member's alone.
-  - Network names and labels are stable (the same policy gives the same networks in any order of its input):
+  - Network names and labels are stable (the same policy gives the same networks in any order of its input),
     C(<name>_<member>_<member>...) for allowed pairs (a hash when long), C(<name>_egress_<member>) for egress.
-    They carry the label C(docknet.fabric.policy=<name>), the policy's ownership scope: only networks with it
+    They carry the label C(docknet.fabric.policy=<name>), the policy's ownership scope; only networks with it
     are ever removed, and a network of a needed name without it is refused.
   - Services get the policy networks by a partial update of their networks only (every other option, and their
     networks outside the policy, stay as they are). New networks are joined before old ones are left, by every
