@@ -105,8 +105,9 @@ def container_networks(summary, host, swarm_ids_by_name):
 
 
 def unit_label(unit):
-    return 'service %s' % unit['name'] if unit['kind'] == 'service' else 'container %s on %s' % (unit['name'],
-                                                                                                unit['host'])
+    if unit['kind'] == 'service':
+        return 'service %s' % unit['name']
+    return 'container %s on %s' % (unit['name'], unit['host'])
 
 
 # ---------------------------------------------------------------- the engine

@@ -139,8 +139,8 @@ def test_the_role_proves_the_matrix_from_every_node(ansible, scene, tmp_path):
     run = ansible.playbook(role_play(scene, args, tmp_path))
     assert run.returncode == 0, run.stdout[-6000:]
     assert 'Every cell of the policy\'s matrix is as expected.' in run.stdout
-    applied = [r['result'] for r in run.records if r['task'].endswith('Apply the policy (networks, then joins, then leaves, '
-                                                                   'then removals)')]
+    task = 'Apply the policy (networks, then joins, then leaves, then removals)'
+    applied = [r['result'] for r in run.records if r['task'].endswith(task)]
     assert applied and applied[0]['changed'] is False, applied   # the module test applied it already
     p = scene['p']
     assert 'web(%s-web)=denied' % p in run.stdout and 'api(%s-api)=allowed' % p in run.stdout
