@@ -17,7 +17,7 @@ TEST_ENGINES ?= 20.10 28
 TEST_LAB_ID ?= 1
 # The lab the Molecule scenarios bring up and down (their create/destroy).
 MOLECULE_LAB_ID ?= 7
-MOLECULE_ROLES := swarm_cluster swarm_networks swarm_services
+MOLECULE_ROLES := swarm_cluster swarm_networks swarm_services swarm_policy
 # ansible-test wants the collection under ansible_collections/<namespace>/<name>.
 SANITY_DIR ?= .build/sanity
 SANITY_ROOT := $(SANITY_DIR)/ansible_collections/docknet/fabric

@@ -128,15 +128,22 @@ def test_site_converges_and_is_idempotent(site_lab, runner):
     nodes = nodes_by_addr(site_lab, 'node1')
     assert sorted(n['Spec']['Role'] for n in nodes.values()) == ['manager', 'worker', 'worker']
     services = {s.name: s for s in site_lab.docker('node1').services.list()}
-    assert set(services) == {'web', 'db', 'edge'}
+    assert set(services) == {'web', 'api', 'db', 'edge'}
+    # The demo's network policy: web <-> api, api <-> db, web with egress, compiled into three networks.
+    policy = {n.name: n.attrs for n in site_lab.docker('node1').networks.list(filters={'label': 'docknet.fabric.policy=demo'})}
+    assert sorted(policy) == ['demo_api_db', 'demo_api_web', 'demo_egress_web'], sorted(policy)
+    assert policy['demo_api_db']['Internal'] and not policy['demo_egress_web']['Internal']
+    web_networks = {t['Target'] for t in services['web'].attrs['Spec']['TaskTemplate']['Networks']}
+    assert web_networks == {policy['demo_api_web']['Id'], policy['demo_egress_web']['Id']}
 
 
 @pytest.mark.acceptance
 def test_verify_prints_the_matrix_and_passes(runner):
     run = runner.playbook(VERIFY, extra_args=DEMO)
     changed_per_host(run)
-    assert 'node3    backend      db:80=reached' in run.stdout, run.stdout[-4000:]
-    assert 'Every cell of the matrix is as expected.' in run.stdout
+    assert 'node3    db         -> api=allowed  web=denied' in run.stdout, run.stdout[-4000:]
+    assert 'node2    web        -> api=allowed  db=denied' in run.stdout, run.stdout[-4000:]
+    assert 'Every cell of the policy\'s matrix is as expected.' in run.stdout
 
 
 def test_the_installed_collection_runs_its_playbooks_by_name(runner, tmp_path):
@@ -287,5 +294,5 @@ def test_teardown_removes_what_site_made(site_lab, runner, tmp_path):
     for node in ('node1', 'node2', 'node3'):
         assert swarm_state(site_lab, node)['LocalNodeState'] == 'inactive'
         names = {n.name for n in site_lab.docker(node).networks.list()}
-        assert not names & {'localnet', 'lan', 'lan-config', 'frontend', 'backend'}, names
+        assert not names & {'localnet', 'lan', 'lan-config', 'demo_api_web', 'demo_api_db', 'demo_egress_web'}, names
         assert {'bridge', 'host', 'none'} <= names
