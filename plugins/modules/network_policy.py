@@ -72,26 +72,32 @@ options:
       name:
         description: The member's name (used in network names and the matrix); letters, digits, C(_), C(.) or C(-).
         type: str
+        version_added: 0.1.0
         required: true
       services:
         description: Swarm services by name, id or shell pattern.
         type: list
+        version_added: 0.1.0
         elements: str
       service_labels:
         description: Swarm services carrying every one of these labels (a null value matches any value).
         type: dict
+        version_added: 0.1.0
       containers:
         description: Plain containers by name, id or shell pattern, on O(members[].hosts).
         type: list
+        version_added: 0.1.0
         elements: str
       container_labels:
         description: Plain containers carrying every one of these labels, on O(members[].hosts).
         type: dict
+        version_added: 0.1.0
       hosts:
         description:
           - The Docker hosts (C(docker_host) addresses, like O(docker_host)) whose containers are selected.
           - Defaults to the manager the module runs against.
         type: list
+        version_added: 0.1.0
         elements: str
   allow:
     description:
@@ -104,10 +110,12 @@ options:
       from:
         description: A member.
         type: str
+        version_added: 0.1.0
         required: true
       to:
         description: One or more members.
         type: list
+        version_added: 0.1.0
         elements: str
         required: true
   egress:
