@@ -24,7 +24,7 @@ SANITY_ROOT := $(SANITY_DIR)/ansible_collections/docknet/fabric
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help deps host-deps venv collection-link lab-up lab-down lab-status demo test unit sanity lint changelog-lint integration integration-engine integration-site integration-oldest molecule molecule-site molecule-roles integration-ssh clean
+.PHONY: help deps host-deps venv collection-link lab-up lab-down lab-status demo test unit sanity lint changelog-lint integration integration-engine integration-site integration-oldest molecule molecule-site molecule-roles integration-ssh molecule-ssh acceptance clean
 
 help:
 	@echo "make demo   build a $(LAB_NODES)-node lab of real Docker engines and run playbooks/site.yml on it"
@@ -72,10 +72,12 @@ demo: deps lab-up
 	$(BIN)/ansible-playbook -i "$$($(LAB) inventory $(LAB_INVENTORY_SSH))" -i playbooks/demo playbooks/topology.yml
 	@echo "Topology picture: $(CURDIR)/.build/topology/topology.md (Mermaid), .dot and .svg (Graphviz)"
 
+# The whole check, as CI runs it (.ci/run). The two engines' module tests run side by side, and so do the
+# site acceptance run locally and over SSH: most of their time is spent waiting on dockerd, not on the CPU.
 test: deps
 	$(MAKE) --no-print-directory unit changelog-lint sanity lint
 	$(MAKE) --no-print-directory integration
-	$(MAKE) --no-print-directory integration-site
+	$(MAKE) --no-print-directory acceptance
 	$(MAKE) --no-print-directory molecule
 
 unit:
@@ -106,13 +108,25 @@ sanity: $(SANITY_VENV)/.installed
 lint:
 	$(BIN)/ansible-lint --profile production
 
-# The module integration tests (all but the site acceptance) on each engine of TEST_ENGINES, in
-# lab TEST_LAB_ID (their own labs: test_swarm.py 5, test_lab.py 9). Each engine's run goes on
-# when another failed; the lab is brought down afterwards whatever the outcome (KEEP_LAB=1 keeps
-# it for the next run). One engine: make integration TEST_ENGINES=28
+# The module integration tests (all but the site acceptance) on each engine of TEST_ENGINES, side by
+# side: the Nth engine runs in lab Nth of TEST_LAB_IDS, its test_swarm.py in the Nth of TEST_SWARM_LAB_IDS
+# (test_lab.py, lab 9, with the first engine only). Each engine's output goes to .build/integration-E.log
+# and is printed when all are done; the labs are brought down afterwards whatever the outcome (KEEP_LAB=1
+# keeps them). One engine: make integration TEST_ENGINES=28
+TEST_LAB_IDS ?= 1 2
+TEST_SWARM_LAB_IDS ?= 5 3
 integration: deps
-	@rc=0; for engine in $(TEST_ENGINES); do \
-	  $(MAKE) --no-print-directory integration-engine LAB_ENGINE=$$engine || rc=1; \
+	@mkdir -p .build; labs=($(TEST_LAB_IDS)); swarms=($(TEST_SWARM_LAB_IDS)); i=0; pids=(); engines=(); \
+	for engine in $(TEST_ENGINES); do \
+	  ignore=$$([ $$i -eq 0 ] || echo --ignore=tests/integration/test_lab.py); \
+	  echo "=== module integration tests on engine $$engine: lab $${labs[$$i]}, swarm lab $${swarms[$$i]}, log .build/integration-$$engine.log"; \
+	  $(MAKE) --no-print-directory integration-engine LAB_ENGINE=$$engine TEST_LAB_ID=$${labs[$$i]} \
+	      DOCKNET_SWARM_LAB_ID=$${swarms[$$i]} PYTEST_EXTRA="$$ignore" >.build/integration-$$engine.log 2>&1 & \
+	  pids+=($$!); engines+=($$engine); i=$$((i + 1)); \
+	done; \
+	rc=0; for k in "$${!pids[@]}"; do \
+	  if wait "$${pids[$$k]}"; then result=passed; else result=FAILED; rc=1; fi; \
+	  echo; echo "=== engine $${engines[$$k]}: $$result"; cat .build/integration-$${engines[$$k]}.log; \
 	done; exit $$rc
 
 integration-engine:
@@ -121,8 +135,16 @@ integration-engine:
 	[ "$$(cat /run/docknet-lab/$(TEST_LAB_ID)/engine 2>/dev/null || echo $(LAB_ENGINE))" = "$(LAB_ENGINE)" ] || LAB_ID=$(TEST_LAB_ID) $(LAB) down
 	LAB_ID=$(TEST_LAB_ID) $(LAB) up $(LAB_NODES)
 	rc=0; DOCKNET_LAB_ID=$(TEST_LAB_ID) $(BIN)/python -m pytest tests/integration -v --durations=15 \
-	    --ignore tests/integration/test_site.py || rc=$$?; \
+	    --ignore tests/integration/test_site.py $(PYTEST_EXTRA) || rc=$$?; \
 	if [ -z "$(KEEP_LAB)" ]; then LAB_ID=$(TEST_LAB_ID) $(LAB) down; fi; exit $$rc
+
+# The site acceptance with the lab's nodes reached locally (lab 8) and over SSH (lab 4), side by side.
+acceptance: deps
+	@mkdir -p .build; \
+	$(MAKE) --no-print-directory integration-ssh >.build/integration-ssh.log 2>&1 & ssh=$$!; \
+	rc=0; $(MAKE) --no-print-directory integration-site || rc=1; \
+	if wait $$ssh; then result=passed; else result=FAILED; rc=1; fi; \
+	echo; echo "=== site acceptance over SSH: $$result"; cat .build/integration-ssh.log; exit $$rc
 
 # The site acceptance (site.yml, verify.yml, teardown.yml on a lab of its own, 8) on LAB_ENGINE.
 integration-site: deps
@@ -140,8 +162,8 @@ integration-oldest: deps
 	if [ -z "$(KEEP_LAB)" ]; then LAB_ID=$(TEST_LAB_ID) $(LAB) down; fi; exit $$rc
 
 # Molecule, delegated driver: each scenario's create/destroy bring lab $(MOLECULE_LAB_ID) up and down.
-# make test runs them all: the site scenario and one per role.
-molecule: molecule-site molecule-roles
+# make test runs them all: the site scenario, one per role, and swarm_cluster's scenario over SSH.
+molecule: molecule-site molecule-roles molecule-ssh
 
 molecule-site: deps
 	DOCKNET_MOLECULE_LAB_ID=$(MOLECULE_LAB_ID) $(BIN)/molecule test -s site
@@ -155,8 +177,12 @@ molecule-roles: deps
 # inventory --ssh). integration-ssh: the site acceptance of test_site.py and the swarm_cluster Molecule
 # scenario 'ssh', each node reached over SSH with its own /var/run/docker.sock and Debian's python3-docker.
 LAB_INVENTORY_SSH = $(if $(filter 1 yes true,$(LAB_SSH)),--ssh)
+SSH_SITE_LAB_ID ?= 4
 integration-ssh: deps
-	DOCKNET_SITE_SSH=1 $(BIN)/python -m pytest tests/integration/test_site.py -m acceptance -v --durations=10
+	DOCKNET_SITE_SSH=1 DOCKNET_SITE_LAB_ID=$(SSH_SITE_LAB_ID) $(BIN)/python -m pytest tests/integration/test_site.py \
+	    -m acceptance -v --durations=10
+
+molecule-ssh: deps
 	cd roles/swarm_cluster && DOCKNET_MOLECULE_LAB_ID=$(MOLECULE_LAB_ID) $(CURDIR)/$(BIN)/molecule test -s ssh
 
 clean: lab-down

@@ -299,7 +299,7 @@ class PolicyEngine:
         for unit in units:
             if unit['join']:
                 if unit['kind'] == 'service':
-                    keep = [e for e in unit['entries']]
+                    keep = list(unit['entries'])
                     self._service_networks(unit, keep + [{'name': n} for n in unit['join']])
                 else:
                     for network in unit['join']:

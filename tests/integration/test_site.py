@@ -151,10 +151,11 @@ def test_the_installed_collection_runs_its_playbooks_by_name(runner, tmp_path):
     built, installed = tmp_path / 'built', tmp_path / 'installed'
     galaxy = str(Path(ANSIBLE_PLAYBOOK).with_name('ansible-galaxy'))
     build = [galaxy, 'collection', 'build', '--output-path', str(built), str(REPO)]
-    install = lambda: [galaxy, 'collection', 'install', '--force', '-p', str(installed), *map(str, built.glob('*.tar.gz'))]  # noqa: E731
-    for argv in (build, install):
-        argv = argv() if callable(argv) else argv          # the tarball exists only once built
-        done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=tmp_path)
+
+    def install():   # the tarball exists only once built
+        return [galaxy, 'collection', 'install', '--force', '-p', str(installed), *map(str, built.glob('*.tar.gz'))]
+    for step in (lambda: build, install):
+        done = subprocess.run(step(), capture_output=True, text=True, check=False, cwd=tmp_path)
         assert done.returncode == 0, done.stdout + done.stderr
     root = installed / 'ansible_collections' / 'docknet' / 'fabric'
     env = {'ANSIBLE_COLLECTIONS_PATH': str(installed)}
@@ -185,8 +186,8 @@ def recorded(run, task):
 def test_ssh_modules_run_on_each_host_with_its_socket_and_debian_sdk(runner, tmp_path):
     """No docker_host: each node's module talks to its own /var/run/docker.sock, with python3-docker."""
     play = ad_hoc_play(tmp_path, [
-        {'name': 'sdk', 'ansible.builtin.command': {'argv': ['/usr/bin/python3', '-c',
-                                                            'import docker; print(docker.__version__)']},
+        {'name': 'sdk', 'ansible.builtin.command': {
+            'argv': ['/usr/bin/python3', '-c', 'import docker; print(docker.__version__)']},
          'changed_when': False},
         {'name': 'info', 'docknet.fabric.swarm_info': {}},
         # become (su: the lab has no sudo) changes nothing for the modules.
