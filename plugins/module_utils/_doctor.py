@@ -877,6 +877,9 @@ class Doctor:
             if self.checks_wanted & {'data_path', 'mtu'}:
                 if self.check_mode:
                     self.checks['data_path'] = {'status': 'skipped', 'note': 'check mode runs no container'}
+                elif any(f.get('code') == 'no_quorum' for f in self.findings):
+                    # Without a raft leader no overlay can be made: the quorum finding already says why.
+                    self.checks['data_path'] = {'status': 'skipped', 'note': 'the managers have no quorum'}
                 else:
                     self.check_data_path_and_mtu()
             if 'addresses' in self.checks_wanted:

@@ -13,6 +13,7 @@ import os
 import subprocess
 import time
 
+import docker
 import pytest
 
 from harness import LAB_SCRIPT, assert_failed, assert_ok, unique
@@ -231,8 +232,11 @@ def test_concurrent_runs_converge_on_one_network_per_name(lab, ansible):
         try:
             runs = [ansible.start([task], hosts='node2') for dummy in range(2)]
             results = [r.wait()[0] for r in runs]
+            # Both runs succeed; at least one created the networks (on a busy machine the second may
+            # start after the first has finished, and then rightly finds them made).
             for result in results:
-                assert_ok(result, changed=True)
+                assert_ok(result)
+            assert any(result['changed'] for result in results), results
             # Both runs may remove (and report) the same duplicate: count distinct ids.
             removed = len(set(d['id'] for r in results for d in r['duplicates_removed']))
             names = [n['Name'] for n in networks_named(api, prefix)]
@@ -253,10 +257,12 @@ def test_a_duplicate_left_by_an_old_race_is_resolved(lab, ansible):
     body = {'Name': name, 'Driver': 'bridge', 'CheckDuplicate': False,
             'Labels': {'docknet.fabric.managed': 'true', 'docknet.fabric.owner': 'default'}}
     first = api._result(api._post_json(api._url('/networks/create'), data=body), json=True)['Id']
-    second = api._result(api._post_json(api._url('/networks/create'), data=body), json=True)['Id']
     try:
-        if len(networks_named(api, name)) < 2:
-            pytest.skip('this Docker refuses duplicate network names itself')
+        second = api._result(api._post_json(api._url('/networks/create'), data=body), json=True)['Id']
+    except docker.errors.APIError as exc:   # Docker 25+ refuses a second network of a name (409)
+        api.remove_network(first)
+        pytest.skip('this Docker refuses duplicate network names itself: %s' % exc)
+    try:
         result = ansible.module('docknet.fabric.bridge_network', {'name': name})
         assert_ok(result, changed=True)
         assert result['duplicates_removed'] == [{'network': name, 'id': second, 'kept': first}]

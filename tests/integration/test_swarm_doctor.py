@@ -155,4 +155,8 @@ def test_a_stopped_manager_and_lost_quorum_are_named(ansible, swarm):
                 if time.time() > deadline:
                     raise
             time.sleep(1)
+        deadline = time.time() + 120
+        while manager.info()['Swarm'].get('Managers') != 1 or len(manager.info()['Swarm'].get('RemoteManagers') or []) != 1:
+            assert time.time() < deadline, manager.info()['Swarm']
+            time.sleep(1)
     no_leftovers(swarm)

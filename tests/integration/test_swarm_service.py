@@ -76,8 +76,10 @@ def failed(run, index, *fragments):
 
 
 def running_tasks(client, name):
+    # Matched by the service's id here: Docker's own service filter is not exact on every engine.
+    service_id = client.api.inspect_service(name)['ID']
     return [t for t in client.api.tasks(filters={'service': name, 'desired-state': 'running'})
-            if t['Status']['State'] == 'running']
+            if t['Status']['State'] == 'running' and t['ServiceID'] == service_id]
 
 
 def node_names(client):
