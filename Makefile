@@ -28,7 +28,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 help:
 	@echo "make demo   build a $(LAB_NODES)-node lab of real Docker engines and run playbooks/site.yml on it"
-	@echo "make test   unit tests, ansible-test sanity, ansible-lint, integration tests on engines $(TEST_ENGINES), site and Molecule on $(LAB_ENGINE)"
+	@echo "make test   unit tests, ansible-test sanity, ansible-lint, integration tests on engines $(TEST_ENGINES) side by side, site acceptance (local and SSH) and Molecule on $(LAB_ENGINE)"
 	@echo "make lab-up / lab-down / lab-status    the lab alone (LAB_ID=$(LAB_ID), LAB_ENGINE=$(LAB_ENGINE))"
 	@echo "make molecule   the Molecule scenarios: site (extensions/molecule/site) and one per role (lab $(MOLECULE_LAB_ID))"
 
