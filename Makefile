@@ -77,8 +77,7 @@ demo: deps lab-up
 test: deps
 	$(MAKE) --no-print-directory unit changelog-lint sanity lint
 	$(MAKE) --no-print-directory integration
-	$(MAKE) --no-print-directory acceptance
-	$(MAKE) --no-print-directory molecule
+	$(MAKE) --no-print-directory acceptance ACCEPTANCE_WITH_MOLECULE=1
 
 unit:
 	$(BIN)/python -m pytest tests/unit -q
@@ -138,13 +137,20 @@ integration-engine:
 	    --ignore tests/integration/test_site.py $(PYTEST_EXTRA) || rc=$$?; \
 	if [ -z "$(KEEP_LAB)" ]; then LAB_ID=$(TEST_LAB_ID) $(LAB) down; fi; exit $$rc
 
-# The site acceptance with the lab's nodes reached locally (lab 8) and over SSH (lab 4), side by side.
+# The site acceptance with the lab's nodes reached locally (lab 8) and over SSH (lab 4), side by side;
+# with ACCEPTANCE_WITH_MOLECULE=1 (make test) the Molecule scenarios (lab 7) run beside them too.
 acceptance: deps
 	@mkdir -p .build; \
 	$(MAKE) --no-print-directory integration-ssh >.build/integration-ssh.log 2>&1 & ssh=$$!; \
+	mol=''; if [ -n "$(ACCEPTANCE_WITH_MOLECULE)" ]; then \
+	  $(MAKE) --no-print-directory molecule >.build/molecule.log 2>&1 & mol=$$!; fi; \
 	rc=0; $(MAKE) --no-print-directory integration-site || rc=1; \
 	if wait $$ssh; then result=passed; else result=FAILED; rc=1; fi; \
-	echo; echo "=== site acceptance over SSH: $$result"; cat .build/integration-ssh.log; exit $$rc
+	echo; echo "=== site acceptance over SSH: $$result"; cat .build/integration-ssh.log; \
+	if [ -n "$$mol" ]; then \
+	  if wait $$mol; then result=passed; else result=FAILED; rc=1; fi; \
+	  echo; echo "=== Molecule scenarios: $$result"; cat .build/molecule.log; \
+	fi; exit $$rc
 
 # The site acceptance (site.yml, verify.yml, teardown.yml on a lab of its own, 8) on LAB_ENGINE.
 integration-site: deps
