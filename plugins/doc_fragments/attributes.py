@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """Attribute descriptions; each module states its own support level."""
+    """PRIVATE to docknet.fabric: attribute descriptions; each module states its own support level."""
 
     DOCUMENTATION = r'''
 options: {}

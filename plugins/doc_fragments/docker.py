@@ -5,7 +5,10 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """Connection options shared by every docknet.fabric module."""
+    """PRIVATE to docknet.fabric: connection options shared by every docknet.fabric module.
+
+    Other collections should not extend it; its text may change in any release.
+    """
 
     DOCUMENTATION = r'''
 options:

@@ -1,6 +1,6 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one Docker connection layer of docknet.fabric.
+"""PRIVATE to docknet.fabric (no compatibility promise outside the collection): the one Docker connection layer.
 
 Modules never build a Docker client themselves: they call ``run_module``,
 which connects with the options of the ``docknet.fabric.docker`` doc fragment,

@@ -1,6 +1,6 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The topology picture: a model from network_info results, rendered as Mermaid and Graphviz DOT.
+"""PRIVATE to docknet.fabric. The topology picture: a model from network_info results, rendered as Mermaid and Graphviz DOT.
 
 Pure functions (tested by tables in tests/unit/plugins/module_utils/test__topology.py); the
 filters in plugins/filter/topology.py expose them to playbooks/topology.yml.

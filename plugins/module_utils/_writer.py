@@ -1,6 +1,6 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one way an engine changes the Docker daemon: a recording writer.
+"""PRIVATE to docknet.fabric: the one way an engine changes the Docker daemon, a recording writer.
 
 Every engine that writes goes through one ``Writer``:
 
