@@ -1,6 +1,6 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Container endpoints: what a container asked for on a network, and how to ask again.
+"""PRIVATE to docknet.fabric: container endpoints: what a container asked for on a network, and how to ask again.
 
 Shared by network_attachment (which manages endpoints) and the network
 modules (which must put every endpoint back after recreating a network).
@@ -25,9 +25,6 @@ def normalise_link(link):
     target = target.lstrip('/')
     alias = alias.rsplit('/', 1)[-1] if sep else target
     return '%s:%s' % (target, alias)
-
-
-_normalise_link = normalise_link
 
 
 def automatic_aliases(container):
@@ -76,7 +73,7 @@ def endpoint_settings(container, network_name, network_id=None):
         'aliases': user_aliases(container, endpoint.get('Aliases')),
         'ipv4_address': ipam.get('IPv4Address') or None,
         'ipv6_address': ipam.get('IPv6Address') or None,
-        'links': sorted(_normalise_link(link) for link in endpoint.get('Links') or []),
+        'links': sorted(normalise_link(link) for link in endpoint.get('Links') or []),
         'driver_opts': dict(endpoint.get('DriverOpts') or {}),
         'mac_address': mac,
         # Before API 1.48 there is no GwPriority: every endpoint has Docker's default, 0.
