@@ -72,7 +72,7 @@ def diff_of(plans, driver):
     """The task's diff: every network a plan touches (or keeps), before and after."""
     before, after = {}, {}
     for plan in plans:
-        if not plan.changes and plan.current is None:
+        if not plan.acts and plan.current is None:
             continue
         view = actual_view(plan.current, driver) if plan.current else None
         before[plan.network] = public_view(view)
@@ -140,7 +140,7 @@ class Duplicates:
     def made_meanwhile(self, plan):
         """The network of that name another run made since our listing, when it is as declared; else None."""
         matches = oldest_first([n for n in list_networks(self.client) if n.get('Name') == plan.network])
-        if matches and not plan_network(plan.desired, matches[0]).changes:
+        if matches and not plan_network(plan.desired, matches[0]).acts:
             return matches[0]
         return None
 
@@ -217,8 +217,8 @@ class Engine:
         for warning in encryption_warnings(plans):
             self.warn(warning)
         return {
-            'changed': bool(resumed) or bool(self.duplicates.removed) or any(p.changes for p in plans),
-            'actions': resumed + [p.public() for p in plans if p.changes],
+            'changed': bool(resumed) or bool(self.duplicates.removed) or any(p.acts for p in plans),
+            'actions': resumed + [p.public() for p in plans if p.acts],
             'networks': [p.summary() for p in plans],
             'duplicates_removed': self.duplicates.removed,
             'diff': diff,

@@ -65,7 +65,8 @@ class Plan:
         self.new_id = None
 
     @property
-    def changes(self):
+    def acts(self):
+        """Does the plan change the daemon (create, recreate, remove)?"""
         return self.action != 'none'
 
     def refuse_losses(self, driver):
