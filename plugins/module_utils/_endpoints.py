@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
+from ansible_collections.docknet.fabric.plugins.module_utils._writer import post_without_answer
 
 SETTING_KEYS = ('aliases', 'ipv4_address', 'ipv6_address', 'links', 'driver_opts', 'mac_address', 'gw_priority')
 
@@ -182,6 +183,4 @@ def _connect_with_priority(api, container_id, network_id, priority, kwargs):
     """POST /networks/{id}/connect as the SDK would, plus EndpointConfig.GwPriority."""
     config = api.create_endpoint_config(**kwargs)
     config['GwPriority'] = priority
-    response = api._post_json(api._url('/networks/{0}/connect', network_id),
-                              data={'Container': container_id, 'EndpointConfig': config})
-    api._raise_for_status(response)
+    post_without_answer(api, '/networks/{0}/connect', {'Container': container_id, 'EndpointConfig': config}, network_id)

@@ -18,6 +18,7 @@ import uuid
 
 from ansible_collections.docknet.fabric.plugins.module_utils._client import APIError, FabricError
 from ansible_collections.docknet.fabric.plugins.module_utils._wait import REAL_CLOCK, retry_while, wait_until
+from ansible_collections.docknet.fabric.plugins.module_utils._writer import Writer
 
 PROBE_LABEL = 'docknet.fabric.probe'
 EXPECTATIONS = ('reachable', 'unreachable', 'any')
@@ -243,10 +244,18 @@ def _start_when_networks_known(client, container_id, networks, clock=REAL_CLOCK)
     Docker 26 can refuse a start in that window ("could not find a network matching network mode").
     """
     doing = 'Starting the probe on %s' % ', '.join(networks)
-    return retry_while(lambda: client.call(doing, client.api.start, container_id),
+    writer = Writer(client, check_mode=False)
+    return retry_while(lambda: writer.write(doing, client.api.start, container_id),
                        lambda exc: isinstance(exc, FabricError)
                        and 'could not find a network matching network mode' in exc.msg,
                        NETWORK_PROPAGATION_SECONDS, clock=clock)
+
+
+def _remove_if_present(client, container_id):
+    try:
+        client.api.remove_container(container_id, force=True)
+    except APIError:
+        pass    # already gone (or being removed): nothing is left behind either way
 
 
 def run_probe(client, image, networks, targets, wait_seconds=2, timeout=120, spread=None, clock=REAL_CLOCK):
@@ -257,7 +266,9 @@ def run_probe(client, image, networks, targets, wait_seconds=2, timeout=120, spr
     known.update({n['Id']: n for n in known.values()})
     name = 'docknet-probe-%s' % uuid.uuid4().hex[:10]
     first = networks[0]
-    container = client.call(
+    # The probe's own short-lived container is the only thing it makes, and it is removed whatever happens.
+    writer = Writer(client, check_mode=False)
+    container = writer.write(
         'Creating probe container on %s' % first, client.api.create_container,
         image, command=['sh', '-c', build_script(targets, wait_seconds, spread)], name=name,
         labels={PROBE_LABEL: 'true'},
@@ -265,15 +276,12 @@ def run_probe(client, image, networks, targets, wait_seconds=2, timeout=120, spr
         networking_config=client.api.create_networking_config({first: client.api.create_endpoint_config()}))
     try:
         for network in networks[1:]:
-            client.call('Connecting the probe to %s' % network, client.api.connect_container_to_network,
-                        container['Id'], known.get(network, {}).get('Id', network))
+            writer.write('Connecting the probe to %s' % network, client.api.connect_container_to_network,
+                         container['Id'], known.get(network, {}).get('Id', network))
         _start_when_networks_known(client, container['Id'], networks, clock)
         wait_until(lambda: not client.api.inspect_container(container['Id'])['State']['Running'], timeout,
                    'for the probe on %s to finish' % ', '.join(networks), step=0.2, clock=clock)
         output = client.api.logs(container['Id'], stdout=True, stderr=False).decode('utf-8', 'replace')
     finally:
-        try:
-            client.api.remove_container(container['Id'], force=True)
-        except APIError:
-            pass
+        writer.write('Removing the probe container', _remove_if_present, client, container['Id'])
     return parse_output(output, targets, spread)
