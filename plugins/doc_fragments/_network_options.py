@@ -236,19 +236,6 @@ host_binding_ipv4:
   - Default host address for published ports (C(com.docker.network.bridge.host_binding_ipv4)).
   type: str
   version_added: 0.1.0
-mtu:
-  description:
-  - MTU of the network (C(com.docker.network.driver.mtu)).
-  type: int
-  version_added: 0.1.0
-enable_ipv4:
-  description:
-  - V(false) makes an IPv6-only network (Docker API 1.48, Docker 28) - containers get no IPv4 address. Needs
-    O(enable_ipv6=true) and no IPv4 subnet in O(ipam_config); on an older daemon the task fails before any change.
-  - V(true) is what every network has (and all a daemon before API 1.48 knows); a difference recreates the network.
-  - Docker refuses it for swarm-scoped networks, so C(overlay_network) has no such option.
-  type: bool
-  version_added: 0.1.0
 '''
 
 # The same option for each address family (the placeholder is the family: 4 or 6).
@@ -280,11 +267,6 @@ ingress:
   description:
   - Make this the swarm routing-mesh network (only one may exist).
   type: bool
-  version_added: 0.1.0
-mtu:
-  description:
-  - MTU of the network (C(com.docker.network.driver.mtu)).
-  type: int
   version_added: 0.1.0
 vxlan_ids:
   description:
@@ -332,6 +314,10 @@ config_from:
     counts as owned (for O(purge)) when its configuration-only network is.'
   type: str
   version_added: 0.1.0
+'''
+
+# Options two drivers share.
+_ENABLE_IPV4 = r'''
 enable_ipv4:
   description:
   - V(false) makes an IPv6-only network (Docker API 1.48, Docker 28) - containers get no IPv4 address. Needs
@@ -339,6 +325,14 @@ enable_ipv4:
   - V(true) is what every network has (and all a daemon before API 1.48 knows); a difference recreates the network.
   - Docker refuses it for swarm-scoped networks, so C(overlay_network) has no such option.
   type: bool
+  version_added: 0.1.0
+'''
+
+_MTU = r'''
+mtu:
+  description:
+  - MTU of the network (C(com.docker.network.driver.mtu)).
+  type: int
   version_added: 0.1.0
 '''
 
@@ -350,8 +344,10 @@ enable_ipv6:
   version_added: 0.1.0
 '''
 
-
-_BRIDGE_ALL = _BRIDGE + _GATEWAY_MODE.format(4) + _GATEWAY_MODE.format(6)
+# Every option of each driver.
+_BRIDGE_ALL = _BRIDGE + _MTU + _ENABLE_IPV4 + _GATEWAY_MODE.format(4) + _GATEWAY_MODE.format(6)
+_OVERLAY_ALL = _OVERLAY + _MTU
+_MACVLAN_ALL = _MACVLAN + _ENABLE_IPV4
 
 
 class ModuleDocFragment:
@@ -363,7 +359,7 @@ class ModuleDocFragment:
 ModuleDocFragment.DOCUMENTATION = _options(_NAME, _EVERY_DRIVER, _LIST_FORM) + _NOTES
 ModuleDocFragment.BRIDGE = _options(_ENABLE_IPV6, _BRIDGE_ALL,
                                     _networks(_NAME_IN_LIST, _EVERY_DRIVER, _ENABLE_IPV6, _BRIDGE_ALL))
-ModuleDocFragment.OVERLAY = _options(_ENABLE_IPV6_OVERLAY, _OVERLAY,
-                                     _networks(_NAME_IN_LIST, _EVERY_DRIVER, _ENABLE_IPV6_OVERLAY, _OVERLAY))
-ModuleDocFragment.MACVLAN = _options(_ENABLE_IPV6, _MACVLAN,
-                                     _networks(_NAME_IN_LIST, _EVERY_DRIVER, _ENABLE_IPV6, _MACVLAN))
+ModuleDocFragment.OVERLAY = _options(_ENABLE_IPV6_OVERLAY, _OVERLAY_ALL,
+                                     _networks(_NAME_IN_LIST, _EVERY_DRIVER, _ENABLE_IPV6_OVERLAY, _OVERLAY_ALL))
+ModuleDocFragment.MACVLAN = _options(_ENABLE_IPV6, _MACVLAN_ALL,
+                                     _networks(_NAME_IN_LIST, _EVERY_DRIVER, _ENABLE_IPV6, _MACVLAN_ALL))
