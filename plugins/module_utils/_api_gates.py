@@ -1,6 +1,6 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one table of Docker API versions that options of this collection need.
+"""PRIVATE to docknet.fabric: the one table of Docker API versions that options of this collection need.
 
 Every module asks this table before it sends anything, so a user of an old
 daemon (or of a pinned ``api_version``) learns which option to drop instead of
@@ -13,7 +13,6 @@ from __future__ import annotations
 API_GATES = {
     'network.config_only': ('1.30', 'config_only'),
     'network.config_from': ('1.30', 'config_from'),
-    'network.scope': ('1.30', 'scope'),
     'network.ingress': ('1.29', 'ingress'),
     'endpoint.mac_address': ('1.44', 'mac_address'),
     'endpoint.driver_opts': ('1.32', 'driver_opts'),

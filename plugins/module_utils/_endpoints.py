@@ -1,6 +1,6 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Container endpoints: what a container asked for on a network, and how to ask again.
+"""PRIVATE to docknet.fabric: container endpoints: what a container asked for on a network, and how to ask again.
 
 Shared by network_attachment (which manages endpoints) and the network
 modules (which must put every endpoint back after recreating a network).
@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
+from ansible_collections.docknet.fabric.plugins.module_utils._writer import post_without_answer
 
 SETTING_KEYS = ('aliases', 'ipv4_address', 'ipv6_address', 'links', 'driver_opts', 'mac_address', 'gw_priority')
 
@@ -25,9 +26,6 @@ def normalise_link(link):
     target = target.lstrip('/')
     alias = alias.rsplit('/', 1)[-1] if sep else target
     return '%s:%s' % (target, alias)
-
-
-_normalise_link = normalise_link
 
 
 def automatic_aliases(container):
@@ -76,7 +74,7 @@ def endpoint_settings(container, network_name, network_id=None):
         'aliases': user_aliases(container, endpoint.get('Aliases')),
         'ipv4_address': ipam.get('IPv4Address') or None,
         'ipv6_address': ipam.get('IPv6Address') or None,
-        'links': sorted(_normalise_link(link) for link in endpoint.get('Links') or []),
+        'links': sorted(normalise_link(link) for link in endpoint.get('Links') or []),
         'driver_opts': dict(endpoint.get('DriverOpts') or {}),
         'mac_address': mac,
         # Before API 1.48 there is no GwPriority: every endpoint has Docker's default, 0.
@@ -185,6 +183,4 @@ def _connect_with_priority(api, container_id, network_id, priority, kwargs):
     """POST /networks/{id}/connect as the SDK would, plus EndpointConfig.GwPriority."""
     config = api.create_endpoint_config(**kwargs)
     config['GwPriority'] = priority
-    response = api._post_json(api._url('/networks/{0}/connect', network_id),
-                              data={'Container': container_id, 'EndpointConfig': config})
-    api._raise_for_status(response)
+    post_without_answer(api, '/networks/{0}/connect', {'Container': container_id, 'EndpointConfig': config}, network_id)

@@ -1,6 +1,6 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Read-only view of a Docker host's networks: what exists and what is attached where.
+"""PRIVATE to docknet.fabric: read-only view of a Docker host's networks: what exists and what is attached where.
 
 Three listings answer nearly everything (networks, containers, services);
 no per-network inspect. The network listing leaves out the attached
@@ -16,6 +16,8 @@ import fnmatch
 
 from ansible_collections.docknet.fabric.plugins.module_utils._client import APIError
 from ansible_collections.docknet.fabric.plugins.module_utils._endpoints import user_aliases
+from ansible_collections.docknet.fabric.plugins.module_utils._network_view import network_view
+from ansible_collections.docknet.fabric.plugins.module_utils._values import lenient_ip
 
 # Docker's own names for IPAM pool keys -> the snake_case names modules use.
 _IPAM_POOL_KEYS = (
@@ -102,10 +104,6 @@ def attachments_by_network(containers, network_ids_by_name, aliases_of=None, dns
 _PAST_TASK_STATES = frozenset(('shutdown', 'remove', 'orphaned'))
 
 
-def _plain_address(text):
-    return str(text).split('/', 1)[0]
-
-
 def tasks_by_service(tasks, nodes):
     """Task listing -> {service id: [tasks]}: the tasks the swarm wants, each with its node and addresses.
 
@@ -123,7 +121,7 @@ def tasks_by_service(tasks, nodes):
         for attachment in task.get('NetworksAttachments') or []:
             network_id = (attachment.get('Network') or {}).get('ID')
             if network_id:
-                addresses[network_id] = [_plain_address(a) for a in attachment.get('Addresses') or []]
+                addresses[network_id] = [lenient_ip(a) for a in attachment.get('Addresses') or []]
         found.setdefault(task.get('ServiceID'), []).append({
             'id': task['ID'],
             'slot': task.get('Slot'),
@@ -173,27 +171,16 @@ def services_by_network(services, network_names_to_ids, tasks=None):
 
 
 def describe_network(network, containers, services):
-    """One network of the listing, in the shape network_info returns."""
-    ipam = network.get('IPAM') or {}
-    described = {
-        'name': network['Name'],
-        'id': network['Id'],
-        'driver': network.get('Driver'),
-        'scope': network.get('Scope'),
-        'internal': bool(network.get('Internal')),
-        'attachable': bool(network.get('Attachable')),
-        'ingress': bool(network.get('Ingress')),
-        'enable_ipv6': bool(network.get('EnableIPv6')),
-        'config_only': bool(network.get('ConfigOnly')),
-        'config_from': ((network.get('ConfigFrom') or {}).get('Network') or None),
-        'ipam_driver': ipam.get('Driver') or 'default',
-        'ipam_options': ipam.get('Options') or {},
-        'ipam_config': ipam_pools(ipam),
+    """One network of the listing, in the shape network_info returns (the engines' view, and what is attached)."""
+    described = {'name': network['Name'], 'id': network['Id']}
+    described.update(network_view(network))
+    described.update({
+        'ipam_config': ipam_pools(network.get('IPAM')),
         'options': network.get('Options') or {},
         'labels': network.get('Labels') or {},
         'created': network.get('Created'),
         'containers': containers.get(network['Id'], []),
-    }
+    })
     if services is not None:
         described['services'] = services.get(network['Id'], [])
     return described
@@ -208,12 +195,6 @@ def list_services_if_manager(client):
         if getattr(exc, 'status_code', None) == 503:
             return None
         raise
-
-
-def alias_reader(client, containers, network_ids, network_ids_by_name):
-    """aliases_of(container id, network id), inspecting each container on ``network_ids`` once."""
-    endpoints = inspected_endpoints(client, containers, network_ids, network_ids_by_name)
-    return lambda container_id, network_id: (endpoints.get((container_id, network_id)) or {}).get('Aliases')
 
 
 def inspected_endpoints(client, containers, network_ids, network_ids_by_name):

@@ -1,6 +1,6 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""network_policy's engine: read the members and their networks, refuse leaks, apply the compiled policy.
+"""PRIVATE to docknet.fabric: network_policy's engine: read the members and their networks, refuse leaks, apply the compiled policy.
 
 The cycle: normalise and compile the policy (``_policy_compile``, pure) ->
 read the swarm's networks and services and the selected plain containers of
@@ -23,13 +23,14 @@ In check mode steps 2-4 are predicted from the same plan and nothing is written.
 from __future__ import annotations
 
 import fnmatch
-import time
 
 from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
 from ansible_collections.docknet.fabric.plugins.module_utils import _attachments
 from ansible_collections.docknet.fabric.plugins.module_utils import _network
 from ansible_collections.docknet.fabric.plugins.module_utils import _service
 from ansible_collections.docknet.fabric.plugins.module_utils._endpoints import container_name
+from ansible_collections.docknet.fabric.plugins.module_utils._wait import REAL_CLOCK, retry_while
+from ansible_collections.docknet.fabric.plugins.module_utils._writer import Writer
 from ansible_collections.docknet.fabric.plugins.module_utils._policy_compile import (
     POLICY_LABEL,
     MEMBERS_LABEL,
@@ -49,15 +50,6 @@ SYMMETRY_NOTE = ('Docker networks are symmetric and carry every port: an allowed
 
 # ---------------------------------------------------------------- selection (pure)
 
-def _is_pattern(text):
-    return any(ch in text for ch in '*?[')
-
-
-def _labels_match(labels, wanted):
-    labels = labels or {}
-    return all(key in labels and (value is None or labels[key] == value) for key, value in wanted.items())
-
-
 def select_services(services, member):
     """The services a member selects (name, id or pattern, and labels), and the names that selected nothing."""
     refs, labels = member['services'], member['service_labels']
@@ -67,14 +59,14 @@ def select_services(services, member):
     for service in services:
         spec = service.get('Spec') or {}
         name = spec.get('Name') or service['ID']
-        if refs and not any(ref in (name, service['ID']) or (_is_pattern(ref) and fnmatch.fnmatchcase(name, ref))
+        if refs and not any(ref in (name, service['ID']) or (_attachments.is_pattern(ref) and fnmatch.fnmatchcase(name, ref))
                             for ref in refs):
             continue
-        if labels and not _labels_match(spec.get('Labels'), labels):
+        if labels and not _attachments.labels_have(spec.get('Labels'), labels):
             continue
         selected.append(service)
     names = [(s.get('Spec') or {}).get('Name') for s in selected]
-    missing = ['service %s' % ref for ref in refs if not _is_pattern(ref) and ref not in names
+    missing = ['service %s' % ref for ref in refs if not _attachments.is_pattern(ref) and ref not in names
                and not any(s['ID'] == ref for s in selected)]
     selected.sort(key=lambda s: (s.get('Spec') or {}).get('Name') or s['ID'])
     return selected, missing
@@ -110,111 +102,193 @@ def unit_label(unit):
     return 'container %s on %s' % (unit['name'], unit['host'])
 
 
+# ---------------------------------------------------------------- reads
+
+class Hosts:
+    """The Docker hosts a policy's containers run on: a client each (the module's own for its own host)."""
+
+    def __init__(self, client, connect_host):
+        self.client = client
+        self.connect_host = connect_host
+        self._clients = {}
+        self._listings = {}
+
+    def client_of(self, docker_host):
+        if docker_host in (None, self.client.docker_host):
+            return self.client
+        if docker_host not in self._clients:
+            self._clients[docker_host] = self.connect_host(docker_host)
+        return self._clients[docker_host]
+
+    def containers(self, docker_host):
+        """The host's container listing, read once."""
+        if docker_host not in self._listings:
+            client = self.client_of(docker_host)
+            self._listings[docker_host] = client.call('Listing containers on %s' % docker_host,
+                                                      client.api.containers, all=True)
+        return self._listings[docker_host]
+
+
+def _service_units(member, services, names_by_id):
+    selected, missing = select_services(services, member)
+    found = []
+    for service in selected:
+        entries = service_entries(service, names_by_id)
+        found.append({'member': member['name'], 'kind': 'service', 'name': service['Spec']['Name'],
+                      'id': service['ID'], 'host': None, 'service': service, 'entries': entries,
+                      'networks': dict((e['id'], e['name']) for e in entries)})
+    return found, missing
+
+
+def _container_units(member, hosts, swarm_ids_by_name):
+    if not (member['containers'] or member['container_labels']):
+        return [], []
+    found, seen_refs = [], set()
+    request = {'containers': member['containers'], 'container_labels': member['container_labels']}
+    for host in member['hosts'] or [hosts.client.docker_host]:
+        chosen, dummy = _attachments.select(hosts.containers(host), request)
+        # A swarm task's container belongs to its service: select the service instead.
+        chosen = [s for s in chosen if _attachments.SWARM_TASK_LABEL not in (s.get('Labels') or {})]
+        for summary in chosen:
+            seen_refs.update(ref for ref in member['containers'] if _attachments.matches_reference(summary, ref))
+            found.append({'member': member['name'], 'kind': 'container', 'name': container_name(summary),
+                          'id': summary['Id'], 'host': host, 'client': hosts.client_of(host),
+                          'networks': container_networks(summary, host, swarm_ids_by_name)})
+    missing = ['container %s' % ref for ref in member['containers']
+               if not _attachments.is_pattern(ref) and ref not in seen_refs]
+    return found, missing
+
+
+def read_units(hosts, policy, listing, services, absent):
+    """Every service and container the members select, with its networks; fails on a member that selects nothing."""
+    names_by_id = dict((n['Id'], n['Name']) for n in listing)
+    swarm_ids_by_name = dict((n['Name'], n['Id']) for n in listing if n.get('Scope') == 'swarm')
+    units, owner = [], {}
+    for member in (policy['members'][m] for m in sorted(policy['members'])):
+        services_found, missing = _service_units(member, services, names_by_id)
+        containers_found, lost = _container_units(member, hosts, swarm_ids_by_name)
+        found, missing = services_found + containers_found, missing + lost
+        if not found:
+            missing.append('anything')
+        if missing and not absent:
+            raise FabricError('member %s: nothing matches %s. Check the member\'s selector (and hosts), or make '
+                              'the services and containers first.' % (member['name'], ', '.join(missing)),
+                              member=member['name'], missing=missing)
+        for unit in found:
+            key = (unit['kind'], unit['host'], unit['id'])
+            if key in owner and owner[key] != member['name']:
+                raise FabricError('%s is selected by members %s and %s; a service or container belongs to one '
+                                  'member only. Narrow the selectors.'
+                                  % (unit_label(unit), owner[key], member['name']))
+            owner[key] = member['name']
+            units.append(unit)
+    return units
+
+
+# ---------------------------------------------------------------- plan (pure)
+
+def check_names(listing, policy, wanted, scope_names):
+    """A network the policy needs that exists without being the policy's is refused."""
+    for network in listing:
+        if network['Name'] in wanted and network['Name'] not in scope_names:
+            raise FabricError('network %s exists but does not belong to policy %s (label %s); the policy needs '
+                              'that name. Remove or rename that network, or rename the policy.'
+                              % (network['Name'], policy['name'], POLICY_LABEL), network=network['Name'])
+
+
+def outside_networks(units, members, policy_names):
+    """{member: {network key: name}}: the networks outside the policy each member's units are on."""
+    outside = dict((m, {}) for m in members)
+    for unit in units:
+        for key, name in unit['networks'].items():
+            if name not in policy_names and name not in NOT_A_LEAK:
+                outside[unit['member']][key] = name
+    return outside
+
+
+def plan_units(units, policy_names, membership):
+    """Every unit's policy networks now (``current``), to ``join`` and to ``leave``."""
+    for unit in units:
+        current = sorted(set(name for name in unit['networks'].values() if name in policy_names))
+        unit['current'] = current
+        unit['join'], unit['leave'] = plan_unit(current, membership[unit['member']])
+
+
+def policy_result(policy, compiled, units, scope, obsolete, leaks):
+    """The module's result (and diff) for the plan, before the networks' own actions are added."""
+    actions = []
+    for step in ('join', 'leave'):
+        for unit in units:
+            for network in unit[step]:
+                actions.append('%s %ss %s' % (unit_label(unit), step, network))
+    actions += ['remove network %s' % n for n in obsolete]
+    before_networks = dict((n['Name'], sorted(filter(None, (n.get('Labels') or {}).get(MEMBERS_LABEL, '').split(','))))
+                           for n in scope)
+    after_networks = dict((n['name'], n['members']) for n in compiled['networks'])
+    before_members, after_members = {}, {}
+    for unit in units:
+        before_members.setdefault(unit['member'], {})[unit_label(unit)] = unit['current']
+        after_members.setdefault(unit['member'], {})[unit_label(unit)] = compiled['membership'][unit['member']]
+    members = []
+    for name in sorted(policy['members']):
+        mine = [u for u in units if u['member'] == name]
+        members.append({
+            'name': name,
+            'networks': compiled['membership'][name],
+            'egress': name in policy['egress'],
+            'services': [u['name'] for u in mine if u['kind'] == 'service'],
+            'containers': [{'name': u['name'], 'host': u['host']} for u in mine if u['kind'] == 'container'],
+            'joins': [{'unit': unit_label(u), 'network': n} for u in mine for n in u['join']],
+            'leaves': [{'unit': unit_label(u), 'network': n} for u in mine for n in u['leave']],
+        })
+    return {
+        'changed': bool(actions),
+        'policy': policy['name'],
+        'networks': [dict((k, n[k]) for k in ('name', 'purpose', 'members', 'internal'))
+                     for n in compiled['networks']],
+        'removed_networks': obsolete,
+        'members': members,
+        'matrix': compiled['matrix'],
+        'symmetric': True,
+        'note': SYMMETRY_NOTE,
+        'mermaid': compiled['mermaid'],
+        'leaks': leaks,
+        'actions': actions,
+        'diff': {'before': {'networks': before_networks, 'members': before_members},
+                 'after': {'networks': after_networks, 'members': after_members}},
+    }
+
+
 # ---------------------------------------------------------------- the engine
 
 class PolicyEngine:
     """One run of network_policy. ``connect_host(docker_host)`` gives a client for another host's daemon."""
 
-    RELEASE_SECONDS = 90
-
-    def __init__(self, client, params, check_mode, connect_host, warn=None):
+    def __init__(self, client, params, check_mode, connect_host, warn=None, clock=REAL_CLOCK):
         self.client = client
         self.params = params
         self.check_mode = check_mode
-        self.connect_host = connect_host
+        self.hosts = Hosts(client, connect_host)
         self.warn = warn or (lambda msg: None)
-        self.done = []
-        self._hosts = {}
+        self.writes = PolicyWrites(client, params, self.warn, clock)
 
-    def host_client(self, docker_host):
-        if docker_host in (None, self.client.docker_host):
-            return self.client
-        if docker_host not in self._hosts:
-            self._hosts[docker_host] = self.connect_host(docker_host)
-        return self._hosts[docker_host]
-
-    # -- reads
-    def read_units(self, policy, listing, services):
-        """Every service and container the members select, with its networks; fails on a member that selects nothing."""
-        names_by_id = dict((n['Id'], n['Name']) for n in listing)
-        swarm_ids_by_name = dict((n['Name'], n['Id']) for n in listing if n.get('Scope') == 'swarm')
-        summaries_by_host = {}
-        units, owner = [], {}
-        absent = self.params.get('state') == 'absent'
-        for member in (policy['members'][m] for m in sorted(policy['members'])):
-            found, missing = [], []
-            selected, lost = select_services(services, member)
-            missing += lost
-            for service in selected:
-                entries = service_entries(service, names_by_id)
-                found.append({'member': member['name'], 'kind': 'service', 'name': service['Spec']['Name'],
-                              'id': service['ID'], 'host': None, 'service': service, 'entries': entries,
-                              'networks': dict((e['id'], e['name']) for e in entries)})
-            if member['containers'] or member['container_labels']:
-                hosts = member['hosts'] or [self.client.docker_host]
-                seen_refs = set()
-                for host in hosts:
-                    client = self.host_client(host)
-                    if host not in summaries_by_host:
-                        summaries_by_host[host] = client.call('Listing containers on %s' % host,
-                                                              client.api.containers, all=True)
-                    request = {'containers': member['containers'], 'container_labels': member['container_labels']}
-                    chosen, dummy = _attachments.select(summaries_by_host[host], request)
-                    # A swarm task's container belongs to its service: select the service instead.
-                    chosen = [s for s in chosen if _attachments.SWARM_TASK_LABEL not in (s.get('Labels') or {})]
-                    for summary in chosen:
-                        name = container_name(summary)
-                        seen_refs.update(ref for ref in member['containers']
-                                         if _attachments.matches_reference(summary, ref))
-                        found.append({'member': member['name'], 'kind': 'container', 'name': name,
-                                      'id': summary['Id'], 'host': host, 'client': client,
-                                      'networks': container_networks(summary, host, swarm_ids_by_name)})
-                missing += ['container %s' % ref for ref in member['containers']
-                            if not _is_pattern(ref) and ref not in seen_refs]
-            if not found:
-                missing.append('anything')
-            if missing and not absent:
-                raise FabricError('member %s: nothing matches %s. Check the member\'s selector (and hosts), or make '
-                                  'the services and containers first.' % (member['name'], ', '.join(missing)),
-                                  member=member['name'], missing=missing)
-            for unit in found:
-                key = (unit['kind'], unit['host'], unit['id'])
-                if key in owner and owner[key] != member['name']:
-                    raise FabricError('%s is selected by members %s and %s; a service or container belongs to one '
-                                      'member only. Narrow the selectors.'
-                                      % (unit_label(unit), owner[key], member['name']))
-                owner[key] = member['name']
-                units.append(unit)
-        return units
-
-    # -- the cycle
     def run(self):
         params = self.params
         absent = params.get('state') == 'absent'
         policy = normalise_policy(params if not absent else dict(params, allow=[], egress=[]))
         compiled = compile_policy(policy)
-        net_engine = _network.Engine(self.client, 'overlay', self.check_mode, module_name=WHO, warn=self.warn)
-        net_engine.require_manager()
+        net_engine = _network.Engine(self.client, 'overlay', self.check_mode, warn=self.warn)
+        _network.require_manager(self.client, WHO)
         listing = self.client.call('Listing networks', self.client.api.networks)
         services = self.client.call('Listing services', self.client.api.services)
         scope = [n for n in listing if (n.get('Labels') or {}).get(POLICY_LABEL) == policy['name']]
         scope_names = set(n['Name'] for n in scope)
         wanted = dict((n['name'], n) for n in compiled['networks'])
-        for network in listing:
-            if network['Name'] in wanted and network['Name'] not in scope_names:
-                raise FabricError('network %s exists but does not belong to policy %s (label %s); the policy needs '
-                                  'that name. Remove or rename that network, or rename the policy.'
-                                  % (network['Name'], policy['name'], POLICY_LABEL), network=network['Name'])
-        units = self.read_units(policy, listing, services)
+        check_names(listing, policy, wanted, scope_names)
+        units = read_units(self.hosts, policy, listing, services, absent)
         policy_names = scope_names | set(wanted)
-
         # Leaks: members sharing a network outside the policy that the policy does not allow them.
-        outside = dict((m, {}) for m in policy['members'])
-        for unit in units:
-            for key, name in unit['networks'].items():
-                if name not in policy_names and name not in NOT_A_LEAK:
-                    outside[unit['member']][key] = name
-        leaks = find_leaks(outside, policy['edges']) if not absent else []
+        leaks = find_leaks(outside_networks(units, policy['members'], policy_names), policy['edges']) if not absent else []
         if leaks:
             text = ('members the policy does not allow to talk share networks outside it: %s. Take them off those '
                     'networks (or allow the pair).' % describe_leaks(leaks))
@@ -222,15 +296,9 @@ class PolicyEngine:
                 raise FabricError('policy %s: %s Nothing was changed (strict: true).' % (policy['name'], text),
                                   leaks=leaks, changed=False)
             self.warn('policy %s: %s' % (policy['name'], text))
-
-        # The plan: every unit's policy networks now and wanted.
-        for unit in units:
-            current = sorted(set(name for name in unit['networks'].values() if name in policy_names))
-            unit['current'] = current
-            unit['join'], unit['leave'] = plan_unit(current, compiled['membership'][unit['member']])
+        plan_units(units, policy_names, compiled['membership'])
         obsolete = sorted(n['Name'] for n in scope if n['Name'] not in wanted)
-
-        result = self._result(policy, compiled, units, scope, obsolete, leaks)
+        result = policy_result(policy, compiled, units, scope, obsolete, leaks)
         # Step 1, in check mode too: the network engine plans without writing.
         networks_result = net_engine.run({
             'networks': [{'name': n['name'], 'state': 'present', 'attachable': True, 'internal': n['internal'],
@@ -241,60 +309,34 @@ class PolicyEngine:
         result['changed'] = bool(result['actions'])
         if self.check_mode:
             return result
-        self.done += ['create network %s' % n for n in created]
+        self.writes.done += ['create network %s' % n for n in created]
+        self.writes.apply_reporting(units, obsolete)
+        return result
+
+
+# ---------------------------------------------------------------- writes (never in check mode)
+
+class PolicyWrites:
+    """Steps 2-4: joins, then leaves, then the networks no longer needed; ``done`` says what was done."""
+
+    RELEASE_SECONDS = 90
+
+    def __init__(self, client, params, warn, clock):
+        self.client = client
+        self.params = params
+        self.warn = warn
+        self.clock = clock
+        self.done = []
+
+    def apply_reporting(self, units, obsolete):
         try:
-            self.apply(units, obsolete, listing)
+            self.apply(units, obsolete)
         except FabricError as exc:
             details = dict(exc.details)
             details.update(changed=bool(self.done), done=list(self.done))
             raise FabricError('%s (done before this: %s)' % (exc.msg, '; '.join(self.done) or 'nothing'), **details)
-        return result
 
-    def _result(self, policy, compiled, units, scope, obsolete, leaks):
-        actions = []
-        for step in ('join', 'leave'):
-            for unit in units:
-                for network in unit[step]:
-                    actions.append('%s %ss %s' % (unit_label(unit), step, network))
-        actions += ['remove network %s' % n for n in obsolete]
-        before_networks = dict((n['Name'], sorted(filter(None, (n.get('Labels') or {}).get(MEMBERS_LABEL, '').split(','))))
-                               for n in scope)
-        after_networks = dict((n['name'], n['members']) for n in compiled['networks'])
-        before_members, after_members = {}, {}
-        for unit in units:
-            before_members.setdefault(unit['member'], {})[unit_label(unit)] = unit['current']
-            after_members.setdefault(unit['member'], {})[unit_label(unit)] = compiled['membership'][unit['member']]
-        members = []
-        for name in sorted(policy['members']):
-            mine = [u for u in units if u['member'] == name]
-            members.append({
-                'name': name,
-                'networks': compiled['membership'][name],
-                'egress': name in policy['egress'],
-                'services': [u['name'] for u in mine if u['kind'] == 'service'],
-                'containers': [{'name': u['name'], 'host': u['host']} for u in mine if u['kind'] == 'container'],
-                'joins': [{'unit': unit_label(u), 'network': n} for u in mine for n in u['join']],
-                'leaves': [{'unit': unit_label(u), 'network': n} for u in mine for n in u['leave']],
-            })
-        return {
-            'changed': bool(actions),
-            'policy': policy['name'],
-            'networks': [dict((k, n[k]) for k in ('name', 'purpose', 'members', 'internal'))
-                         for n in compiled['networks']],
-            'removed_networks': obsolete,
-            'members': members,
-            'matrix': compiled['matrix'],
-            'symmetric': True,
-            'note': SYMMETRY_NOTE,
-            'mermaid': compiled['mermaid'],
-            'leaks': leaks,
-            'actions': actions,
-            'diff': {'before': {'networks': before_networks, 'members': before_members},
-                     'after': {'networks': after_networks, 'members': after_members}},
-        }
-
-    # -- writes (never in check mode)
-    def apply(self, units, obsolete, listing):
+    def apply(self, units, obsolete):
         # Joins first, for everyone: an allowed flow moving to a new network keeps the old one meanwhile.
         for unit in units:
             if unit['join']:
@@ -331,31 +373,30 @@ class PolicyEngine:
 
     def _remove_network(self, name):
         """Remove a network the policy no longer needs; Docker releases it once the services' old tasks are gone."""
-        deadline = time.time() + self.RELEASE_SECONDS
-        while True:
-            engine = _network.Engine(self.client, 'overlay', False, module_name=WHO, warn=self.warn)
+        def attempt():
+            engine = _network.Engine(self.client, 'overlay', False, warn=self.warn)
             try:
                 engine.run({'networks': [{'name': name, 'state': 'absent'}], 'purge': False, 'recreate': False,
                             'force': False})
-                return
             except FabricError as exc:
                 attached = exc.details.get('containers') or []
                 # Stopped containers of replaced swarm tasks keep the network in their settings but hold no
                 # endpoint (the swarm prunes them itself): they do not stop Docker from removing it.
-                if attached and not exc.details.get('services') and self._only_old_tasks(attached):
-                    try:
-                        network = self.client.call('Inspecting network %s' % name, self.client.api.inspect_network,
-                                                   name)
-                        self.client.call('Removing network %s' % name, self.client.api.remove_network, network['Id'])
-                        return
-                    except FabricError as removal:
-                        exc = removal
-                in_use = 'active endpoints' in exc.msg or ' is in use' in exc.msg
-                if not in_use or time.time() > deadline:
-                    raise FabricError('the policy no longer needs network %s, but it could not be removed: %s. '
-                                      'The policy detaches only its members; detach the others or add them to it.'
-                                      % (name, exc.msg.split('. Set force')[0]), network=name)
-                time.sleep(1)
+                if not attached or exc.details.get('services') or not self._only_old_tasks(attached):
+                    raise
+                network = self.client.call('Inspecting network %s' % name, self.client.api.inspect_network, name)
+                Writer(self.client, False).write('Removing network %s' % name, self.client.api.remove_network,
+                                                 network['Id'])
+
+        def in_use(exc):
+            return isinstance(exc, FabricError) and ('active endpoints' in exc.msg or ' is in use' in exc.msg)
+
+        try:
+            retry_while(attempt, in_use, self.RELEASE_SECONDS, step=1, clock=self.clock)
+        except FabricError as exc:
+            raise FabricError('the policy no longer needs network %s, but it could not be removed: %s. '
+                              'The policy detaches only its members; detach the others or add them to it.'
+                              % (name, exc.msg.split('. Set force')[0]), network=name)
 
     def _only_old_tasks(self, names):
         """Whether every container named is a swarm task's container that no longer runs."""

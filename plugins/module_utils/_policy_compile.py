@@ -1,6 +1,6 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""network_policy's compiler: an allow-list of members -> the Docker networks that carry it.
+"""PRIVATE to docknet.fabric: network_policy's compiler: an allow-list of members -> the Docker networks that carry it.
 
 Pure functions only (no daemon), tested by tables. Docker networks are
 symmetric and carry every port, so an allowed pair is an undirected edge of a

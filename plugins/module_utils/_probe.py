@@ -1,6 +1,6 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reachability probes: what a container on given networks can resolve and reach.
+"""PRIVATE to docknet.fabric: reachability probes: what a container on given networks can resolve and reach.
 
 A short-lived container joins the networks, resolves each target through
 Docker's embedded DNS and tries to reach every address the name resolves to
@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import ipaddress
 import shlex
-import time
 import uuid
 
 from ansible_collections.docknet.fabric.plugins.module_utils._client import APIError, FabricError
+from ansible_collections.docknet.fabric.plugins.module_utils._wait import REAL_CLOCK, retry_while, wait_until
+from ansible_collections.docknet.fabric.plugins.module_utils._writer import Writer
 
 PROBE_LABEL = 'docknet.fabric.probe'
 EXPECTATIONS = ('reachable', 'unreachable', 'any')
@@ -236,24 +237,28 @@ def describe_unexpected(result):
 NETWORK_PROPAGATION_SECONDS = 15
 
 
-def _start_when_networks_known(client, container_id, networks):
+def _start_when_networks_known(client, container_id, networks, clock=REAL_CLOCK):
     """Start the probe; retry while the daemon does not know an attachable overlay yet.
 
     A node learns of a new attachable overlay from the managers, shortly after it is created:
     Docker 26 can refuse a start in that window ("could not find a network matching network mode").
     """
     doing = 'Starting the probe on %s' % ', '.join(networks)
-    deadline = time.time() + NETWORK_PROPAGATION_SECONDS
-    while True:
-        try:
-            return client.call(doing, client.api.start, container_id)
-        except FabricError as exc:
-            if 'could not find a network matching network mode' not in exc.msg or time.time() > deadline:
-                raise
-            time.sleep(0.5)
+    writer = Writer(client, check_mode=False)
+    return retry_while(lambda: writer.write(doing, client.api.start, container_id),
+                       lambda exc: isinstance(exc, FabricError)
+                       and 'could not find a network matching network mode' in exc.msg,
+                       NETWORK_PROPAGATION_SECONDS, clock=clock)
 
 
-def run_probe(client, image, networks, targets, wait_seconds=2, timeout=120, spread=None):
+def _remove_if_present(client, container_id):
+    try:
+        client.api.remove_container(container_id, force=True)
+    except APIError:
+        pass    # already gone (or being removed): nothing is left behind either way
+
+
+def run_probe(client, image, networks, targets, wait_seconds=2, timeout=120, spread=None, clock=REAL_CLOCK):
     """Run the probe container on ``networks`` and return its per-target results (and the spread)."""
     if not networks:
         raise FabricError('networks: give at least one network for the probe to join.')
@@ -261,7 +266,9 @@ def run_probe(client, image, networks, targets, wait_seconds=2, timeout=120, spr
     known.update({n['Id']: n for n in known.values()})
     name = 'docknet-probe-%s' % uuid.uuid4().hex[:10]
     first = networks[0]
-    container = client.call(
+    # The probe's own short-lived container is the only thing it makes, and it is removed whatever happens.
+    writer = Writer(client, check_mode=False)
+    container = writer.write(
         'Creating probe container on %s' % first, client.api.create_container,
         image, command=['sh', '-c', build_script(targets, wait_seconds, spread)], name=name,
         labels={PROBE_LABEL: 'true'},
@@ -269,18 +276,12 @@ def run_probe(client, image, networks, targets, wait_seconds=2, timeout=120, spr
         networking_config=client.api.create_networking_config({first: client.api.create_endpoint_config()}))
     try:
         for network in networks[1:]:
-            client.call('Connecting the probe to %s' % network, client.api.connect_container_to_network,
-                        container['Id'], known.get(network, {}).get('Id', network))
-        _start_when_networks_known(client, container['Id'], networks)
-        deadline = time.time() + timeout
-        while client.api.inspect_container(container['Id'])['State']['Running']:
-            if time.time() > deadline:
-                raise FabricError('The probe on %s did not finish within %d seconds.' % (', '.join(networks), timeout))
-            time.sleep(0.2)
+            writer.write('Connecting the probe to %s' % network, client.api.connect_container_to_network,
+                         container['Id'], known.get(network, {}).get('Id', network))
+        _start_when_networks_known(client, container['Id'], networks, clock)
+        wait_until(lambda: not client.api.inspect_container(container['Id'])['State']['Running'], timeout,
+                   'for the probe on %s to finish' % ', '.join(networks), step=0.2, clock=clock)
         output = client.api.logs(container['Id'], stdout=True, stderr=False).decode('utf-8', 'replace')
     finally:
-        try:
-            client.api.remove_container(container['Id'], force=True)
-        except APIError:
-            pass
+        writer.write('Removing the probe container', _remove_if_present, client, container['Id'])
     return parse_output(output, targets, spread)

@@ -87,3 +87,12 @@ class Writer:
         if self.attempted:
             exc.details.setdefault('interrupted', self.attempted)
         return exc
+
+
+def post_without_answer(api, path, body, *path_args):
+    """POST ``body`` as JSON to an API ``path`` that answers with no content (``/networks/{id}/connect``).
+
+    For a call made inside ``Writer.write`` (which records it): the SDK's
+    private ``_post_json/_url/_raise_for_status`` stay in this file.
+    """
+    api._raise_for_status(api._post_json(api._url(path, *path_args), data=body))

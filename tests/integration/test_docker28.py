@@ -9,12 +9,12 @@ On an engine whose API has the option: create -> re-run -> check-mode re-run
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 
 import docker
 import pytest
 
+from cleanup import cleanup
 from harness import assert_failed, assert_ok, unique
 
 pytestmark = pytest.mark.lab
@@ -29,19 +29,6 @@ INFO = 'docknet.fabric.network_info'
 def api_at_least(client, version):
     have = tuple(int(part) for part in client.version()['ApiVersion'].split('.'))
     return have >= tuple(int(part) for part in version.split('.'))
-
-
-@contextlib.contextmanager
-def cleanup(client, prefix):
-    try:
-        yield
-    finally:
-        for container in client.containers.list(all=True, filters={'name': prefix}):
-            container.remove(force=True)
-        for network in client.networks.list(names=[prefix]):
-            if network.name.startswith(prefix):
-                with contextlib.suppress(docker.errors.APIError):
-                    network.remove()
 
 
 def run_box(client, name, network, command=('sleep', '300')):

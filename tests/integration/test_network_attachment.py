@@ -6,12 +6,12 @@ exclusive, stopped containers, bad input, and a swarm worker joining an attachab
 from __future__ import annotations
 
 import json
-import time
 
 import docker
 
 import pytest
 
+from cleanup import remove_network
 from harness import unique
 
 pytestmark = pytest.mark.lab
@@ -54,17 +54,7 @@ def sh(client, container, command):
 
 
 def remove_network_when_released(client, network_id, seconds=20):
-    deadline = time.time() + seconds
-    while True:
-        try:
-            client.api.remove_network(network_id)
-            return
-        except docker.errors.NotFound:
-            return
-        except docker.errors.APIError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.5)
+    remove_network(client.networks.prepare_model({'Id': network_id}), seconds)
 
 
 @pytest.fixture(scope='module')

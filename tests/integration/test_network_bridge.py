@@ -4,11 +4,10 @@
 
 from __future__ import annotations
 
-import contextlib
 
-import docker
 import pytest
 
+from cleanup import cleanup
 from harness import assert_failed, assert_ok, unique
 
 pytestmark = pytest.mark.lab
@@ -16,20 +15,6 @@ pytestmark = pytest.mark.lab
 IMAGE = 'docknet/probe:latest'
 MODULE = 'docknet.fabric.bridge_network'
 OWNER = 'docknet.fabric.managed'
-
-
-@contextlib.contextmanager
-def cleanup(client, prefix):
-    """Remove every container and network whose name starts with ``prefix``, whatever happened."""
-    try:
-        yield
-    finally:
-        for container in client.containers.list(all=True, filters={'name': prefix}):
-            container.remove(force=True)
-        for network in client.networks.list(names=[prefix]):
-            if network.name.startswith(prefix):
-                with contextlib.suppress(docker.errors.APIError):
-                    network.remove()
 
 
 def one(ansible, args, **task):

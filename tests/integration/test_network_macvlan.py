@@ -4,12 +4,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import time
 
-import docker
 import pytest
 
+from cleanup import cleanup_nodes
 from harness import assert_failed, assert_ok, unique
 
 pytestmark = pytest.mark.lab
@@ -18,31 +16,8 @@ IMAGE = 'docknet/probe:latest'
 MODULE = 'docknet.fabric.macvlan_network'
 
 
-@contextlib.contextmanager
 def cleanup(lab, prefix, nodes=('node1',)):
-    try:
-        yield
-    finally:
-        for node in nodes:
-            client = lab.docker(node)
-            for container in client.containers.list(all=True, filters={'name': prefix}):
-                container.remove(force=True)
-        # The swarm-scoped network first, then the config-only networks it takes its settings from.
-        for node in nodes:
-            client = lab.docker(node)
-            for network in sorted(client.networks.list(names=[prefix]), key=lambda n: '-cfg' in n.name):
-                if network.name.startswith(prefix):
-                    deadline = time.time() + 15
-                    while True:
-                        try:
-                            network.remove()
-                            break
-                        except docker.errors.NotFound:
-                            break
-                        except docker.errors.APIError:
-                            if time.time() > deadline:
-                                raise
-                            time.sleep(0.5)
+    return cleanup_nodes(prefix, [lab.docker(node) for node in nodes])
 
 
 def test_every_option_lifecycle(ansible, lab):

@@ -4,12 +4,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import time
 
 import docker
 import pytest
 
+from cleanup import cleanup_nodes
 from harness import assert_failed, assert_ok, unique
 
 pytestmark = pytest.mark.lab
@@ -18,27 +17,10 @@ IMAGE = 'docknet/probe:latest'
 MODULE = 'docknet.fabric.overlay_network'
 
 
-@contextlib.contextmanager
 def cleanup(lab, prefix):
     manager = lab.docker('node1')
-    try:
-        yield
-    finally:
-        for service in manager.services.list(filters={'name': prefix}):
-            service.remove()
-        for node in ('node1', 'node2'):
-            for container in lab.docker(node).containers.list(all=True, filters={'name': prefix}):
-                container.remove(force=True)
-        deadline = time.time() + 20
-        for network in manager.networks.list(names=[prefix]):
-            while network.name.startswith(prefix):
-                try:
-                    network.remove()
-                    break
-                except docker.errors.APIError:
-                    if time.time() > deadline:
-                        raise
-                    time.sleep(0.5)
+    return cleanup_nodes(prefix, [lab.docker(node) for node in ('node1', 'node2')], network_nodes=[manager],
+                         seconds=20, manager=manager)
 
 
 def test_every_option_lifecycle(ansible, swarm):

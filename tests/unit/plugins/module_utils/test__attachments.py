@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.docknet.fabric.plugins.module_utils import _attachments as eng
 from ansible_collections.docknet.fabric.plugins.module_utils import _endpoints
+from ansible_collections.docknet.fabric.plugins.module_utils._attachment_network import default_gateway
 from ansible_collections.docknet.fabric.plugins.module_utils._client import APIError, DockerClient, FabricError
 
 NET_ID = 'n' * 64
@@ -190,7 +191,7 @@ def test_check_static_addresses_accepts(network, declared, selected):
     ({}, None),
 ])
 def test_default_gateway(pool, gateway):
-    assert eng.default_gateway(pool) == gateway
+    assert default_gateway(pool) == gateway
 
 
 NO_GATEWAY = dict(NETWORK, IPAM={'Driver': 'default', 'Config': [{'Subnet': '10.5.0.0/24', 'IPRange': '10.5.0.128/25'},

@@ -6,8 +6,37 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.docknet.fabric.plugins.module_utils import _network as net
+from ansible_collections.docknet.fabric.plugins.module_utils._network_model import (
+    DRIVER_OPTIONS,
+    OWNER_LABEL,
+    OWNER_SCOPE_LABEL,
+    normalise_network,
+    normalise_pools,
+    normalise_task,
+)
+from ansible_collections.docknet.fabric.plugins.module_utils._values import normalise_cidr, to_bool
+from ansible_collections.docknet.fabric.plugins.module_utils._network_view import (
+    actual_view,
+    body_from_network,
+    create_body,
+    differences,
+    find_network,
+    oldest_first,
+)
+from ansible_collections.docknet.fabric.plugins.module_utils._recreation import address_conflicts, addresses_fit
+from ansible_collections.docknet.fabric.plugins.module_utils._network_plan import (
+    check_parents,
+    check_subnets,
+    dual_stack_overlay_problem,
+    gates_needed,
+    plan_network,
+    purge_candidates,
+)
+from ansible_collections.docknet.fabric.plugins.module_utils._network_writes import NetworkWrites, explain_create_error
+from ansible_collections.docknet.fabric.plugins.module_utils._network_spec import network_spec
+from ansible_collections.docknet.fabric.plugins.module_utils._network import Engine, run
 from ansible_collections.docknet.fabric.plugins.module_utils import _recreation as recreation
+from ansible_collections.docknet.fabric.tests.unit.doubles import DoubleClient, ReadOnlyApi
 from ansible_collections.docknet.fabric.plugins.module_utils._client import APIError, FabricError
 
 
@@ -16,7 +45,7 @@ from ansible_collections.docknet.fabric.plugins.module_utils._client import APIE
     ('false', False, False), ('0', False, False), (None, False, False), ('', True, True), ('', False, False),
 ])
 def test_to_bool(value, empty, expected):
-    assert net.to_bool(value, empty=empty) is expected
+    assert to_bool(value, empty=empty) is expected
 
 
 @pytest.mark.parametrize('text, expected', [
@@ -27,7 +56,7 @@ def test_to_bool(value, empty, expected):
     ('fd00:0:0:0:0:0:0:0/48', 'fd00::/48'),
 ])
 def test_normalise_cidr(text, expected):
-    assert net.normalise_cidr(text) == expected
+    assert normalise_cidr(text) == expected
 
 
 @pytest.mark.parametrize('text, fragment', [
@@ -38,7 +67,7 @@ def test_normalise_cidr(text, expected):
 ])
 def test_normalise_cidr_rejects(text, fragment):
     with pytest.raises(ValueError) as info:
-        net.normalise_cidr(text)
+        normalise_cidr(text)
     assert fragment in str(info.value)
 
 
@@ -55,13 +84,13 @@ def test_normalise_cidr_rejects(text, fragment):
 ])
 def test_bad_pools_are_refused(pools, ipv6, fragment):
     with pytest.raises(FabricError) as info:
-        net.normalise_pools(pools, 'network n', ipv6)
+        normalise_pools(pools, 'network n', ipv6)
     assert fragment in info.value.msg
     assert info.value.msg.startswith('network n')
 
 
 def test_pools_are_normalised_and_sorted():
-    pools = net.normalise_pools([
+    pools = normalise_pools([
         {'subnet': '2001:0db8::/64', 'gateway': '2001:db8:0::1'},
         {'subnet': '10.0.0.0/24', 'iprange': '10.0.0.128/25', 'aux_addresses': {'r': '10.0.0.2'}},
     ], 'n', True)
@@ -74,14 +103,14 @@ def test_pools_are_normalised_and_sorted():
 def listing_entry(name='n', driver='bridge', options=None, labels=None, pools=None, **top):
     entry = {'Name': name, 'Id': name + '-id' * 8, 'Driver': driver, 'Scope': 'local',
              'IPAM': {'Driver': 'default', 'Options': None, 'Config': pools or []},
-             'Options': options or {}, 'Labels': labels if labels is not None else {net.OWNER_LABEL: 'true'}}
+             'Options': options or {}, 'Labels': labels if labels is not None else {OWNER_LABEL: 'true'}}
     entry.update(top)
     return entry
 
 
 def desired(driver='bridge', **params):
     params.setdefault('name', 'n')
-    return net.normalise_network(params, driver)
+    return normalise_network(params, driver)
 
 
 @pytest.mark.parametrize('driver, params, existing, expected', [
@@ -123,8 +152,8 @@ def desired(driver='bridge', **params):
     ('macvlan', dict(macvlan_mode='private'), listing_entry(driver='macvlan', options={'parent': 'mv0'}),
      ['macvlan_mode']),
     # Labels: exact when declared (the ownership label aside), ignored when not.
-    ('bridge', dict(labels={'a': 'b'}), listing_entry(labels={'a': 'b', net.OWNER_LABEL: 'true'}), []),
-    ('bridge', dict(labels={}), listing_entry(labels={'a': 'b', net.OWNER_LABEL: 'true'}), ['labels']),
+    ('bridge', dict(labels={'a': 'b'}), listing_entry(labels={'a': 'b', OWNER_LABEL: 'true'}), []),
+    ('bridge', dict(labels={}), listing_entry(labels={'a': 'b', OWNER_LABEL: 'true'}), ['labels']),
     ('bridge', dict(), listing_entry(labels={'a': 'b'}), []),
     ('bridge', dict(options={'x': '1'}), listing_entry(options={'x': '1', 'y': '2'}), ['options']),
     ('bridge', dict(internal=True), listing_entry(Internal=False), ['internal']),
@@ -132,7 +161,7 @@ def desired(driver='bridge', **params):
 ])
 def test_differences(driver, params, existing, expected):
     wanted = desired(driver, **params)
-    assert net.differences(wanted, net.actual_view(existing, driver)) == expected
+    assert differences(wanted, actual_view(existing, driver)) == expected
 
 
 @pytest.mark.parametrize('driver, params, fragment', [
@@ -140,7 +169,7 @@ def test_differences(driver, params, existing, expected):
     ('overlay', dict(options={'com.docker.network.bridge.name': 'x'}), 'does not belong to the overlay driver'),
     ('bridge', dict(options={'parent': 'eth0'}), 'does not belong'),
     ('bridge', dict(options={'com.docker.network.bridge.enable_icc': 'false'}), 'use that instead'),
-    ('bridge', dict(labels={net.OWNER_LABEL: 'x'}), 'set by this collection'),
+    ('bridge', dict(labels={OWNER_LABEL: 'x'}), 'set by this collection'),
     ('bridge', dict(name='bridge'), 'Docker manages itself'),
     ('bridge', dict(mtu=20), 'mtu 20'),
     ('bridge', dict(host_binding_ipv4='::1'), 'not an IPv4 address'),
@@ -160,36 +189,36 @@ def test_bad_network_input(driver, params, fragment):
 ])
 def test_bad_task_input(params, fragment):
     with pytest.raises(FabricError) as info:
-        net.normalise_task(params, 'bridge')
+        normalise_task(params, 'bridge')
     assert fragment in info.value.msg
 
 
 def test_list_entries_inherit_recreate_and_force():
-    entries = net.normalise_task(dict(networks=[{'name': 'a'}, {'name': 'b', 'force': False}], force=True,
-                                      recreate=True), 'bridge')
+    entries = normalise_task(dict(networks=[{'name': 'a'}, {'name': 'b', 'force': False}], force=True,
+                                  recreate=True), 'bridge')
     assert [(e['force'], e['recreate']) for e in entries] == [(True, True), (False, True)]
 
 
 def test_create_body():
     wanted = desired('overlay', encrypted=True, attachable=True, mtu=1400, vxlan_ids=[4242],
                      ipam_config=[{'subnet': '10.5.0.0/24'}], labels={'a': 'b'})
-    body = net.create_body(wanted, 'overlay')
+    body = create_body(wanted, 'overlay')
     assert body['Options'] == {'encrypted': '', 'com.docker.network.driver.mtu': '1400',
                                'com.docker.network.driver.overlay.vxlanid_list': '4242'}
-    assert body['Labels'] == {'a': 'b', net.OWNER_LABEL: 'true', net.OWNER_SCOPE_LABEL: 'default'}
+    assert body['Labels'] == {'a': 'b', OWNER_LABEL: 'true', OWNER_SCOPE_LABEL: 'default'}
     assert body['Attachable'] is True
     assert body['IPAM'] == {'Driver': 'default', 'Config': [{'Subnet': '10.5.0.0/24'}]}
-    swarm_macvlan = net.create_body(desired('macvlan', config_from='cfg', attachable=True), 'macvlan')
+    swarm_macvlan = create_body(desired('macvlan', config_from='cfg', attachable=True), 'macvlan')
     assert swarm_macvlan['ConfigFrom'] == {'Network': 'cfg'} and swarm_macvlan['Scope'] == 'swarm'
 
 
 def test_plan_refuses_another_driver_and_accepts_config_only():
     with pytest.raises(FabricError) as info:
-        net.plan_network(desired('bridge'), listing_entry(driver='macvlan'))
+        plan_network(desired('bridge'), listing_entry(driver='macvlan'))
     assert 'exists with driver macvlan, not bridge' in info.value.msg
     config_only = listing_entry(driver='null', ConfigOnly=True, options={'parent': 'mv0'})
-    plan = net.plan_network(desired('macvlan', config_only=True, parent='mv0'), config_only)
-    assert plan['action'] == 'none'
+    plan = plan_network(desired('macvlan', config_only=True, parent='mv0'), config_only)
+    assert plan.action == 'none'
 
 
 def test_purge_candidates_only_owned_of_the_driver():
@@ -197,10 +226,10 @@ def test_purge_candidates_only_owned_of_the_driver():
         listing_entry('keep'),
         listing_entry('old'),
         listing_entry('foreign', labels={}),
-        listing_entry('bridge', labels={net.OWNER_LABEL: 'true'}),
+        listing_entry('bridge', labels={OWNER_LABEL: 'true'}),
         listing_entry('ov', driver='overlay'),
     ]
-    assert [n['Name'] for n in net.purge_candidates(listing, 'bridge', {'keep'})] == ['old']
+    assert [n['Name'] for n in purge_candidates(listing, 'bridge', {'keep'})] == ['old']
 
 
 def test_purge_takes_swarm_macvlan_through_its_owned_config_network():
@@ -210,8 +239,8 @@ def test_purge_takes_swarm_macvlan_through_its_owned_config_network():
         listing_entry('other', driver='macvlan', labels={}, ConfigFrom={'Network': 'theirs'}),
         listing_entry('theirs', driver='null', labels={}, ConfigOnly=True),
     ]
-    assert [n['Name'] for n in net.purge_candidates(listing, 'macvlan', set())] == ['lan', 'cfg']
-    body = net.create_body(desired('macvlan', config_from='cfg'), 'macvlan')
+    assert [n['Name'] for n in purge_candidates(listing, 'macvlan', set())] == ['lan', 'cfg']
+    body = create_body(desired('macvlan', config_from='cfg'), 'macvlan')
     assert 'Labels' not in body
 
 
@@ -222,12 +251,12 @@ def test_purge_takes_swarm_macvlan_through_its_owned_config_network():
 ])
 def test_create_errors_are_explained(parent, message, fragment):
     body = {'Name': 'n', 'Options': {'parent': parent}}
-    assert fragment in net.explain_create_error(body, message)
+    assert fragment in explain_create_error(body, message)
 
 
 def test_docker_naming_the_other_macvlan_by_a_dummy_id_is_explained():
     body = {'Name': 'n', 'Options': {'parent': 'mv0'}}
-    text = net.explain_create_error(body, 'network dm-03e8d2c5fb93 is already using parent interface mv0')
+    text = explain_create_error(body, 'network dm-03e8d2c5fb93 is already using parent interface mv0')
     assert 'parent mv0 is already used by another macvlan network' in text and 'does not exist' not in text
 
 
@@ -241,8 +270,8 @@ def macvlan_plans(listing, *entries):
     plans = []
     for params in entries:
         entry = desired('macvlan', **params)
-        plan = net.plan_network(entry, net.find_network(listing, entry['name'], 'macvlan'))
-        plan['desired'] = entry
+        plan = plan_network(entry, find_network(listing, entry['name'], 'macvlan'))
+        plan.desired = entry
         plans.append(plan)
     return plans
 
@@ -262,7 +291,7 @@ def macvlan_plans(listing, *entries):
 ])
 def test_a_parent_used_by_another_macvlan_network_is_refused(entries, fragment):
     with pytest.raises(FabricError) as caught:
-        net.check_parents(macvlan_plans([LAN, CFG, SCOPED, VLAN], *entries), [LAN, CFG, SCOPED, VLAN])
+        check_parents(macvlan_plans([LAN, CFG, SCOPED, VLAN], *entries), [LAN, CFG, SCOPED, VLAN])
     assert fragment in caught.value.msg
 
 
@@ -275,7 +304,7 @@ def test_a_parent_used_by_another_macvlan_network_is_refused(entries, fragment):
     [dict(name='c5', parent='mv5', config_only=True), dict(name='s5', config_from='c5')],
 ])
 def test_parents_free_for_the_network(entries):
-    net.check_parents(macvlan_plans([LAN, CFG, SCOPED, VLAN], *entries), [LAN, CFG, SCOPED, VLAN])
+    check_parents(macvlan_plans([LAN, CFG, SCOPED, VLAN], *entries), [LAN, CFG, SCOPED, VLAN])
 
 
 @pytest.mark.parametrize('settings, pools, lost', [
@@ -285,58 +314,7 @@ def test_parents_free_for_the_network(entries):
     ({'ipv4_address': '10.0.0.5'}, None, []),
 ])
 def test_addresses_fit(settings, pools, lost):
-    assert net.addresses_fit(settings, pools) == lost
-
-
-class ReadOnlyApi:
-    """A Docker API double that answers reads and fails the test on any write."""
-
-    api_version = '1.41'
-
-    def __init__(self, networks, containers=(), volumes=()):
-        self._networks = networks
-        self._containers = list(containers)
-        self._volumes = list(volumes)
-
-    def networks(self):
-        return self._networks
-
-    def volumes(self, filters=None):
-        return {'Volumes': self._volumes}
-
-    def containers(self, all=False, filters=None):
-        return [{'Id': c['Id']} for c in self._containers]
-
-    def inspect_container(self, container_id):
-        return next(c for c in self._containers if c['Id'] == container_id)
-
-    def services(self):
-        return []
-
-    def info(self):
-        return {'Swarm': {'LocalNodeState': 'active', 'ControlAvailable': True}}
-
-    def __getattr__(self, name):
-        def write(*args, **kwargs):
-            raise AssertionError('check mode wrote: %s' % name)
-        return write
-
-
-class DoubleClient:
-    docker_host = 'unix:///double.sock'
-
-    def __init__(self, api):
-        self.api = api
-        self.api_version = api.api_version
-
-    def call(self, doing, method, *args, **kwargs):
-        return method(*args, **kwargs)
-
-    def require(self, feature, who):
-        return None
-
-    def speaks_at_least(self, version):
-        return True
+    assert addresses_fit(settings, pools) == lost
 
 
 def test_check_mode_makes_no_writes_and_predicts_every_action():
@@ -357,7 +335,7 @@ def test_check_mode_makes_no_writes_and_predicts_every_action():
         {'name': 'gone', 'state': 'absent'},
         {'name': 'new'},
     ], purge=True)
-    result = net.run(DoubleClient(api), params, 'bridge', check_mode=True)
+    result = run(DoubleClient(api), params, 'bridge', check_mode=True)
     assert result['changed'] is True
     assert [(a['network'], a['action']) for a in result['actions']] == [
         ('changed', 'recreate'), ('gone', 'remove'), ('new', 'create'), ('stray', 'remove')]
@@ -373,7 +351,7 @@ def test_recreation_without_consent_names_fields_and_containers():
            'NetworkSettings': {'Networks': {'n': {'NetworkID': 'n' + '-id' * 8, 'Aliases': ['www']}}}}
     api = ReadOnlyApi([listing_entry('n', pools=[{'Subnet': '10.0.0.0/24'}])], containers=[web])
     with pytest.raises(FabricError) as info:
-        net.run(DoubleClient(api), dict(name='n', ipam_config=[{'subnet': '10.1.0.0/24'}]), 'bridge', False)
+        run(DoubleClient(api), dict(name='n', ipam_config=[{'subnet': '10.1.0.0/24'}]), 'bridge', False)
     assert 'differs in ipam_config' in info.value.msg and 'web' in info.value.msg
     assert 'recreate: true' in info.value.msg
     assert info.value.details['containers'] == ['web']
@@ -384,7 +362,7 @@ def test_removal_with_containers_needs_force():
            'NetworkSettings': {'Networks': {'n': {'NetworkID': 'n' + '-id' * 8}}}}
     api = ReadOnlyApi([listing_entry('n')], containers=[web])
     with pytest.raises(FabricError) as info:
-        net.run(DoubleClient(api), dict(name='n', state='absent'), 'bridge', False)
+        run(DoubleClient(api), dict(name='n', state='absent'), 'bridge', False)
     assert 'attached containers: web' in info.value.msg and 'force: true' in info.value.msg
 
 
@@ -392,7 +370,7 @@ def test_overlay_needs_a_manager():
     api = ReadOnlyApi([])
     api.info = lambda: {'Swarm': {'LocalNodeState': 'active', 'ControlAvailable': False}}
     with pytest.raises(FabricError) as info:
-        net.run(DoubleClient(api), dict(name='o'), 'overlay', True)
+        run(DoubleClient(api), dict(name='o'), 'overlay', True)
     assert 'must run against a swarm manager' in info.value.msg and 'swarm worker' in info.value.msg
 
 
@@ -405,7 +383,7 @@ def test_overlay_needs_a_manager():
     ({'ApiVersion': 'garbage'}, False),
 ])
 def test_dual_stack_overlay_problem(engine, refused):
-    assert (net.dual_stack_overlay_problem(engine) is not None) is refused
+    assert (dual_stack_overlay_problem(engine) is not None) is refused
 
 
 DUAL = dict(name='v6', enable_ipv6=True, ipam_config=[{'subnet': '10.81.0.0/24'}, {'subnet': 'fd00:81::/64'}])
@@ -416,7 +394,7 @@ def test_a_dual_stack_overlay_on_docker_20_10_is_refused_before_any_change(check
     api = ReadOnlyApi([])
     api.version = lambda api_version=True: {'Version': '20.10.24+dfsg1', 'ApiVersion': '1.41'}
     with pytest.raises(FabricError) as info:
-        net.run(DoubleClient(api), dict(networks=[dict(name='plain'), DUAL]), 'overlay', check_mode)
+        run(DoubleClient(api), dict(networks=[dict(name='plain'), DUAL]), 'overlay', check_mode)
     assert info.value.msg.startswith('network v6: Docker 20.10.24+dfsg1 (API 1.41) accepts enable_ipv6 on an overlay')
     assert 'Leave enable_ipv6 out (IPv4 only), or upgrade the engines.' in info.value.msg
 
@@ -427,18 +405,18 @@ def test_an_existing_dual_stack_overlay_is_warned_about_and_newer_engines_pass()
     api = ReadOnlyApi([existing])
     api.version = lambda api_version=True: {'Version': '20.10.24', 'ApiVersion': '1.41'}
     warnings = []
-    result = net.Engine(DoubleClient(api), 'overlay', True, warn=warnings.append).run(DUAL)
+    result = Engine(DoubleClient(api), 'overlay', True, warn=warnings.append).run(DUAL)
     assert result['changed'] is False and len(warnings) == 1 and warnings[0].startswith('network v6 exists with enable_ipv6')
     api = ReadOnlyApi([])
     api.version = lambda api_version=True: {'Version': '26.1.5', 'ApiVersion': '1.45'}
-    assert net.run(DoubleClient(api), DUAL, 'overlay', True)['changed'] is True
+    assert run(DoubleClient(api), DUAL, 'overlay', True)['changed'] is True
 
 
 class RecordingApi(ReadOnlyApi):
     """Writes are recorded; creating a network with ``refuse_subnet`` fails like the daemon would."""
 
     def __init__(self, networks, containers=(), refuse_subnet=None, volumes=()):
-        super().__init__(networks, containers, volumes)
+        super().__init__(networks, containers=containers, volumes=volumes)
         self.calls = []
         self.refuse_subnet = refuse_subnet
 
@@ -488,8 +466,8 @@ def test_failed_recreation_puts_the_network_and_its_containers_back():
     api = RecordingApi([listing_entry('n', pools=[{'Subnet': '10.0.0.0/24', 'Gateway': '10.0.0.1'}])],
                        containers=[web], refuse_subnet='10.0.0.0/16')
     with pytest.raises(FabricError) as info:
-        net.run(CallingClient(api), dict(name='n', ipam_config=[{'subnet': '10.0.0.0/16'}], recreate=True),
-                'bridge', False)
+        run(CallingClient(api), dict(name='n', ipam_config=[{'subnet': '10.0.0.0/16'}], recreate=True),
+            'bridge', False)
     assert 'put back as it was' in info.value.msg and 'refused' in info.value.msg
     record = ('record', recreation.volume_name('n'))
     assert api.calls == [
@@ -510,7 +488,7 @@ def test_recreation_reconnects_with_the_same_settings():
                                                   'IPAMConfig': {'IPv4Address': '10.0.0.5',
                                                                  'IPv6Address': 'fd00::5'}}}}}
     api = RecordingApi([listing_entry('n', pools=[{'Subnet': '10.0.0.0/24'}])], containers=[web])
-    result = net.run(CallingClient(api), dict(name='n', labels={'new': 'label'}, recreate=True), 'bridge', False)
+    result = run(CallingClient(api), dict(name='n', labels={'new': 'label'}, recreate=True), 'bridge', False)
     assert result['changed'] is True
     assert api.calls[-1] == ('forget', recreation.volume_name('n'))
     assert api.calls[-2] == ('connect', 'c', 'new-n', {'aliases': ['www'], 'ipv4_address': '10.0.0.5',
@@ -526,7 +504,7 @@ def test_refused_removal_reconnects_the_containers():
         raise APIError('error while removing network: network n has active endpoints')
     api.remove_network = refuse
     with pytest.raises(FabricError) as info:
-        net.run(CallingClient(api), dict(name='n', state='absent', force=True), 'bridge', False)
+        run(CallingClient(api), dict(name='n', state='absent', force=True), 'bridge', False)
     assert 'containers on this host were reconnected' in info.value.msg and 'active endpoints' in info.value.msg
     assert api.calls == [('disconnect', 'c', 'n' + '-id' * 8),
                          ('connect', 'c', 'n' + '-id' * 8, {'aliases': ['www']})]
@@ -554,7 +532,7 @@ def test_refused_removal_reconnects_the_containers():
 ])
 def test_docker28_differences(driver, params, existing, expected):
     wanted = desired(driver, **params)
-    assert net.differences(wanted, net.actual_view(existing, driver)) == expected
+    assert differences(wanted, actual_view(existing, driver)) == expected
 
 
 @pytest.mark.parametrize('driver, params, fragment', [
@@ -580,25 +558,25 @@ def test_docker28_bad_input(driver, params, fragment):
     (dict(internal=True, gateway_mode_ipv4='isolated'), ['network.gateway_mode', 'network.gateway_mode_28']),
 ])
 def test_docker28_gates(params, gates):
-    assert net.gates_needed(desired('bridge', **params)['fields']) == gates
+    assert gates_needed(desired('bridge', **params)['fields']) == gates
 
 
 def test_docker28_create_body_and_restore():
-    body = net.create_body(desired('bridge', enable_ipv4=False, enable_ipv6=True, gateway_mode_ipv6='routed',
-                                   ipam_config=[{'subnet': 'fd00:28::/64'}]), 'bridge')
+    body = create_body(desired('bridge', enable_ipv4=False, enable_ipv6=True, gateway_mode_ipv6='routed',
+                               ipam_config=[{'subnet': 'fd00:28::/64'}]), 'bridge')
     assert body['EnableIPv4'] is False and body['EnableIPv6'] is True
     assert body['Options'] == {'com.docker.network.bridge.gateway_mode_ipv6': 'routed'}
     # enable_ipv4 true is Docker's default: not sent, so older engines get the body they know.
-    assert 'EnableIPv4' not in net.create_body(desired('bridge', enable_ipv4=True), 'bridge')
-    restored = net.body_from_network(listing_entry(EnableIPv4=False, EnableIPv6=True))
+    assert 'EnableIPv4' not in create_body(desired('bridge', enable_ipv4=True), 'bridge')
+    restored = body_from_network(listing_entry(EnableIPv4=False, EnableIPv6=True))
     assert restored['EnableIPv4'] is False
-    assert 'EnableIPv4' not in net.body_from_network(listing_entry(EnableIPv4=True))
+    assert 'EnableIPv4' not in body_from_network(listing_entry(EnableIPv4=True))
 
 
 def test_overlay_view_has_no_enable_ipv4():
     # Docker refuses to disable IPv4 on a swarm-scoped network; overlay_network has no such option.
-    assert 'enable_ipv4' not in net.actual_view(listing_entry(driver='overlay'), 'overlay')
-    assert 'enable_ipv4' not in net.network_spec('overlay')
+    assert 'enable_ipv4' not in actual_view(listing_entry(driver='overlay'), 'overlay')
+    assert 'enable_ipv4' not in network_spec('overlay')
 
 
 @pytest.mark.parametrize('driver', ['bridge', 'overlay', 'macvlan'])
@@ -606,11 +584,11 @@ def test_changes_are_named_by_option(driver):
     """``actions[].changes`` lists the declared fields that differ: each is an option of the module."""
     params = {'name': 'n', 'ipam_config': [{'subnet': '10.0.0.0/24'}], 'ipam_driver': 'default', 'ipam_options': {},
               'enable_ipv6': False, 'internal': True, 'attachable': True, 'labels': {'a': 'b'}, 'options': {}}
-    params.update(dict((option, None) for option in net.DRIVER_OPTIONS[driver]))
-    fields = set(net.normalise_network(params, driver)['fields']) | set(net.DRIVER_OPTIONS[driver])
+    params.update(dict((option, None) for option in DRIVER_OPTIONS[driver]))
+    fields = set(normalise_network(params, driver)['fields']) | set(DRIVER_OPTIONS[driver])
     if driver == 'macvlan':
         fields |= {'config_only', 'config_from'}
-    assert fields <= set(net.network_spec(driver))
+    assert fields <= set(network_spec(driver))
 
 
 # ---------------------------------------------------------------- safety (issue 11)
@@ -618,11 +596,11 @@ def test_changes_are_named_by_option(driver):
 def test_purge_removes_only_networks_of_its_own_owner():
     listing = [
         listing_entry('legacy'),  # made before the owner label: the default owner's
-        listing_entry('mine', labels={net.OWNER_LABEL: 'true', net.OWNER_SCOPE_LABEL: 'demo'}),
-        listing_entry('theirs', labels={net.OWNER_LABEL: 'true', net.OWNER_SCOPE_LABEL: 'tests'}),
+        listing_entry('mine', labels={OWNER_LABEL: 'true', OWNER_SCOPE_LABEL: 'demo'}),
+        listing_entry('theirs', labels={OWNER_LABEL: 'true', OWNER_SCOPE_LABEL: 'tests'}),
     ]
-    assert [n['Name'] for n in net.purge_candidates(listing, 'bridge', set())] == ['legacy']
-    assert [n['Name'] for n in net.purge_candidates(listing, 'bridge', set(), owner='demo')] == ['mine']
+    assert [n['Name'] for n in purge_candidates(listing, 'bridge', set())] == ['legacy']
+    assert [n['Name'] for n in purge_candidates(listing, 'bridge', set(), owner='demo')] == ['mine']
 
 
 @pytest.mark.parametrize('pools, containers, fragment', [
@@ -638,7 +616,7 @@ def test_purge_removes_only_networks_of_its_own_owner():
 def test_address_conflicts_of_a_recreation(pools, containers, fragment):
     entries = [{'name': name.rstrip('6'), 'settings': {'ipv6_address' if name.endswith('6') else 'ipv4_address': ip}}
                for name, ip in containers.items()]
-    found = net.address_conflicts(entries, pools)
+    found = address_conflicts(entries, pools)
     if fragment is None:
         assert found == []
     else:
@@ -660,14 +638,14 @@ def test_address_conflicts_of_a_recreation(pools, containers, fragment):
 ])
 def test_bad_overlay_lists_are_refused(networks, fragment):
     with pytest.raises(FabricError) as info:
-        net.normalise_task(dict(networks=networks), 'overlay')
+        normalise_task(dict(networks=networks), 'overlay')
     assert fragment in info.value.msg
 
 
 def test_a_removed_entry_may_share_a_subnet_and_good_lists_pass():
-    net.normalise_task(dict(networks=[{'name': 'a', 'ipam_config': [{'subnet': '10.1.0.0/24'}], 'vxlan_ids': [5000]},
-                                      {'name': 'b', 'ipam_config': [{'subnet': '10.1.0.0/24'}], 'state': 'absent'}]),
-                       'overlay')
+    normalise_task(dict(networks=[{'name': 'a', 'ipam_config': [{'subnet': '10.1.0.0/24'}], 'vxlan_ids': [5000]},
+                                  {'name': 'b', 'ipam_config': [{'subnet': '10.1.0.0/24'}], 'state': 'absent'}]),
+                   'overlay')
 
 
 @pytest.mark.parametrize('driver, existing, fragment', [
@@ -681,27 +659,27 @@ def test_a_removed_entry_may_share_a_subnet_and_good_lists_pass():
     ('bridge', listing_entry('a', pools=[{'Subnet': '10.1.0.0/24'}]), None),
 ])
 def test_subnets_against_existing_networks(driver, existing, fragment):
-    wanted = net.normalise_task(dict(networks=[dict({'name': 'a', 'ipam_config': [{'subnet': '10.1.0.0/24'}]},
-                                                    **({'vxlan_ids': [5000]} if driver == 'overlay' else {}))]), driver)
+    wanted = normalise_task(dict(networks=[dict({'name': 'a', 'ipam_config': [{'subnet': '10.1.0.0/24'}]},
+                                                **({'vxlan_ids': [5000]} if driver == 'overlay' else {}))]), driver)
     if fragment is None:
-        net.check_subnets(wanted, [existing], driver)
+        check_subnets(wanted, [existing], driver)
         return
     with pytest.raises(FabricError) as info:
-        net.check_subnets(wanted, [existing], driver)
+        check_subnets(wanted, [existing], driver)
     assert fragment in info.value.msg
 
 
 def test_oldest_network_comes_first_whatever_the_decimals():
     networks = [{'Id': 'b', 'Created': '2026-11-28T10:00:00.12Z'}, {'Id': 'a', 'Created': '2026-11-28T10:00:00.1Z'},
                 {'Id': 'c', 'Created': '2026-11-28T10:00:00.1Z'}, {'Id': 'd', 'Created': '2026-11-28T09:59:59Z'}]
-    assert [n['Id'] for n in net.oldest_first(networks)] == ['d', 'a', 'c', 'b']
+    assert [n['Id'] for n in oldest_first(networks)] == ['d', 'a', 'c', 'b']
 
 
 def test_identical_empty_duplicates_are_removed_keeping_the_oldest():
     first = listing_entry('n', Created='2026-11-28T10:00:00.1Z')
     second = dict(listing_entry('n', Created='2026-11-28T10:00:00.2Z'), Id='zz' * 32)
     api = RecordingApi([second, first])
-    result = net.run(CallingClient(api), dict(name='n'), 'bridge', False)
+    result = run(CallingClient(api), dict(name='n'), 'bridge', False)
     assert result['changed'] is True
     assert api.calls == [('remove', 'zz' * 32)]
     assert result['duplicates_removed'] == [{'network': 'n', 'id': 'zz' * 32, 'kept': first['Id']}]
@@ -711,11 +689,11 @@ def test_duplicates_that_differ_are_not_touched():
     first = listing_entry('n', Created='2026-11-28T10:00:00.1Z')
     second = dict(listing_entry('n', Created='2026-11-28T10:00:00.2Z', Internal=True), Id='zz' * 32)
     with pytest.raises(FabricError) as info:
-        net.run(CallingClient(RecordingApi([second, first])), dict(name='n', internal=False), 'bridge', False)
+        run(CallingClient(RecordingApi([second, first])), dict(name='n', internal=False), 'bridge', False)
     assert '2 networks of that name' in info.value.msg
     foreign = dict(listing_entry('n', Created='2026-11-28T10:00:00.2Z', labels={}), Id='zz' * 32)
     with pytest.raises(FabricError):
-        net.run(CallingClient(RecordingApi([foreign, first])), dict(name='n'), 'bridge', False)
+        run(CallingClient(RecordingApi([foreign, first])), dict(name='n'), 'bridge', False)
 
 
 def test_duplicates_with_subnets_docker_chose_are_still_duplicates():
@@ -723,7 +701,7 @@ def test_duplicates_with_subnets_docker_chose_are_still_duplicates():
     second = dict(listing_entry('n', Created='2026-11-28T10:00:00.2Z', pools=[{'Subnet': '172.19.0.0/16'}]),
                   Id='zz' * 32)
     api = RecordingApi([second, first])
-    result = net.run(CallingClient(api), dict(networks=[{'name': 'n', 'state': 'absent'}]), 'bridge', False)
+    result = run(CallingClient(api), dict(networks=[{'name': 'n', 'state': 'absent'}]), 'bridge', False)
     assert api.calls == [('remove', 'zz' * 32), ('remove', first['Id'])]
     assert result['duplicates_removed'][0]['kept'] == first['Id']
 
@@ -733,7 +711,7 @@ def test_a_recorded_recreation_is_finished_first():
     db = {'Id': 'd' * 64, 'Name': '/db', 'NetworkSettings': {'Networks': {'n': {'NetworkID': 'n' + '-id' * 8}}}}
     old = listing_entry('n', pools=[{'Subnet': '10.0.0.0/24'}])
     record = {'Name': recreation.volume_name('n'), 'Labels': recreation.make_record(
-        'n', 'bridge', net.body_from_network(old),
+        'n', 'bridge', body_from_network(old),
         [{'id': 'w' * 64, 'name': 'web', 'settings': {'aliases': ['www'], 'ipv4_address': '10.0.0.5'}},
          {'id': 'd' * 64, 'name': 'db', 'settings': {}},
          {'id': 'g' * 64, 'name': 'gone', 'settings': {}}])}
@@ -745,7 +723,7 @@ def test_a_recorded_recreation_is_finished_first():
             raise APIError('404', response=type('R', (), {'status_code': 404})())
         return found[0]
     api.inspect_container = inspect
-    result = net.run(CallingClient(api), dict(name='n', ipam_config=[{'subnet': '10.0.0.0/24'}]), 'bridge', False)
+    result = run(CallingClient(api), dict(name='n', ipam_config=[{'subnet': '10.0.0.0/24'}]), 'bridge', False)
     assert api.calls == [('connect', 'w', old['Id'], {'aliases': ['www'], 'ipv4_address': '10.0.0.5'}),
                          ('forget', recreation.volume_name('n'))]
     assert result['changed'] is True
@@ -771,7 +749,7 @@ def test_a_container_that_cannot_rejoin_rolls_the_recreation_back():
         connect(container, network, **kwargs)
     api.connect_container_to_network = refuse_b_on_the_new_network
     with pytest.raises(FabricError) as info:
-        net.run(CallingClient(api), dict(name='n', labels={'v': '2'}, recreate=True), 'bridge', False)
+        run(CallingClient(api), dict(name='n', labels={'v': '2'}, recreate=True), 'bridge', False)
     assert 'could not join it: b' in info.value.msg and 'put back as it was' in info.value.msg
     record = recreation.volume_name('n')
     assert api.calls == [
@@ -792,8 +770,8 @@ def test_a_worker_never_purges_a_swarm_wide_network():
                listing_entry('lan', driver='macvlan', labels={}, ConfigFrom={'Network': 'cfg'}, Scope='swarm')]
     api = ReadOnlyApi(listing)
     api.info = lambda: {'Swarm': {'LocalNodeState': 'active', 'ControlAvailable': False}}
-    result = net.run(DoubleClient(api), dict(networks=[{'name': 'cfg', 'config_only': True}], purge=True),
-                     'macvlan', True)
+    result = run(DoubleClient(api), dict(networks=[{'name': 'cfg', 'config_only': True}], purge=True),
+                 'macvlan', True)
     assert result['changed'] is False and result['actions'] == []
 
 
@@ -809,10 +787,10 @@ def test_removing_two_networks_of_one_service_reads_it_before_each_update(monkey
     api._post_json = lambda url, data=None, params=None: (
         posted.append((url, params['version'], [t['Target'] for t in data['TaskTemplate']['Networks']])),
         service.update({'Version': {'Index': service['Version']['Index'] + 1}, 'Spec': data}))
-    monkeypatch.setattr(net.Engine, '_remove_when_released',
-                        lambda self, network, name, seconds=60: api.remove_network(network['Id']))
-    net.run(CallingClient(api), dict(networks=[{'name': 'a', 'state': 'absent'}, {'name': 'b', 'state': 'absent'}],
-                                     force=True), 'overlay', False)
+    monkeypatch.setattr(NetworkWrites, 'remove_when_released',
+                        lambda self, name, network_id, seconds=60: api.remove_network(network_id))
+    run(CallingClient(api), dict(networks=[{'name': 'a', 'state': 'absent'}, {'name': 'b', 'state': 'absent'}],
+                                 force=True), 'overlay', False)
     assert posted == [('/services/s1/update', 1, [b['Id']]), ('/services/s1/update', 2, [])]
 
 
@@ -824,5 +802,5 @@ def test_a_network_another_run_created_meanwhile_is_taken_as_it_is():
     def refuse(url, data=None, params=None):
         raise APIError('network with name n already exists')
     api._post_json = refuse
-    result = net.run(CallingClient(api), dict(name='n'), 'bridge', False)
+    result = run(CallingClient(api), dict(name='n'), 'bridge', False)
     assert result['changed'] is False and result['networks'] == [{'name': 'n', 'action': 'none', 'id': 'n' + '-id' * 8}]

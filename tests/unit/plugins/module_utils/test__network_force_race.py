@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.docknet.fabric.plugins.module_utils import _network
+from ansible_collections.docknet.fabric.plugins.module_utils._network_plan import Recreate, Remove
 from ansible_collections.docknet.fabric.plugins.module_utils._client import DockerClient, FabricError
 
 
@@ -28,9 +29,10 @@ class API:
 
 
 def plan(action):
-    return {'network': 'ov', 'action': action, 'current': {'Id': 'nid', 'Name': 'ov'},
-            'containers': [{'id': 'c' * 64, 'name': 'task.1', 'settings': {}}], 'services': [],
-            'desired': {'name': 'ov', 'fields': {}, 'recreate': action == 'recreate'}}
+    kind = {'remove': Remove, 'recreate': Recreate}[action]
+    work = kind({'name': 'ov', 'fields': {}, 'recreate': action == 'recreate'}, {'Id': 'nid', 'Name': 'ov'})
+    work.containers = [{'id': 'c' * 64, 'name': 'task.1', 'settings': {}}]
+    return work
 
 
 @pytest.mark.parametrize('answer', [
@@ -42,14 +44,14 @@ def test_removal_tolerates_a_container_that_left(answer):
     api = API(answer)
     engine = _network.Engine(DockerClient(api, 'unix:///x.sock', None), 'overlay', check_mode=False)
     work = plan('remove')
-    engine.apply(work)
+    work.apply(engine)
     assert api.removed == ['nid']
-    assert len(work['containers']) == (0 if answer else 1)
+    assert len(work.containers) == (0 if answer else 1)
 
 
 def test_other_disconnect_failures_still_fail():
     api = API('permission denied')
     engine = _network.Engine(DockerClient(api, 'unix:///x.sock', None), 'overlay', check_mode=False)
     with pytest.raises(FabricError, match='permission denied'):
-        engine.apply(plan('remove'))
+        plan('remove').apply(engine)
     assert api.removed == []

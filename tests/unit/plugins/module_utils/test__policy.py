@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.docknet.fabric.tests.unit.doubles import DoubleClient, ReadOnlyApi
 from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
 from ansible_collections.docknet.fabric.plugins.module_utils import _policy
 
@@ -46,50 +47,6 @@ def test_select_services(selector, names, missing):
 def test_container_networks_key_swarm_networks_by_id_and_local_ones_per_host():
     summary = {'NetworkSettings': {'Networks': {'ov': {'NetworkID': 'x'}, 'bridge': {'NetworkID': 'b1'}}}}
     assert _policy.container_networks(summary, 'h1', {'ov': 'ov-id'}) == {'ov-id': 'ov', ('h1', 'b1'): 'bridge'}
-
-
-class ReadOnlyApi:
-    """A swarm manager that answers reads and fails the test on any write."""
-
-    api_version = '1.41'
-
-    def __init__(self, networks, services, containers=()):
-        self._networks, self._services, self._containers = networks, services, list(containers)
-
-    def networks(self):
-        return self._networks
-
-    def services(self):
-        return self._services
-
-    def containers(self, all=False, filters=None):
-        return self._containers
-
-    def info(self):
-        return {'Swarm': {'LocalNodeState': 'active', 'ControlAvailable': True}}
-
-    def volumes(self, filters=None):
-        # The network engine looks for records of interrupted recreations: none here.
-        return {'Volumes': []}
-
-    def __getattr__(self, name):
-        def write(*args, **kwargs):
-            raise AssertionError('check mode wrote: %s' % name)
-        return write
-
-
-class DoubleClient:
-    docker_host = 'unix:///manager.sock'
-
-    def __init__(self, api):
-        self.api = api
-        self.api_version = api.api_version
-
-    def call(self, doing, method, *args, **kwargs):
-        return method(*args, **kwargs)
-
-    def require(self, feature, who):
-        return None
 
 
 def overlay(name, nid, policy=None, members=''):

@@ -8,6 +8,7 @@ import pytest
 
 from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
 from ansible_collections.docknet.fabric.plugins.module_utils import _probe as probe
+from ansible_collections.docknet.fabric.plugins.module_utils._wait import Clock
 from ansible_collections.docknet.fabric.plugins.module_utils._probe import (
     build_script,
     count_spread,
@@ -179,16 +180,17 @@ class _StartingClient:
         return method(*args)
 
 
-def test_a_start_waits_for_the_node_to_learn_of_a_new_overlay(monkeypatch):
-    monkeypatch.setattr(probe.time, 'sleep', lambda seconds: None)
+NO_SLEEP = Clock(sleep=lambda seconds: None)
+
+
+def test_a_start_waits_for_the_node_to_learn_of_a_new_overlay():
     client = _StartingClient(['could not find a network matching network mode ov: network ov not found'] * 2)
-    probe._start_when_networks_known(client, 'c1', ['ov'])
+    probe._start_when_networks_known(client, 'c1', ['ov'], clock=NO_SLEEP)
     assert client.starts == 1 and client.errors == []
 
 
-def test_other_start_failures_are_not_retried(monkeypatch):
-    monkeypatch.setattr(probe.time, 'sleep', lambda seconds: None)
+def test_other_start_failures_are_not_retried():
     client = _StartingClient(['No such image: docknet/probe:latest'])
     with pytest.raises(FabricError, match='No such image'):
-        probe._start_when_networks_known(client, 'c1', ['ov'])
+        probe._start_when_networks_known(client, 'c1', ['ov'], clock=NO_SLEEP)
     assert client.starts == 0
