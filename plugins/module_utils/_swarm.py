@@ -1,11 +1,13 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The engine of the swarm and swarm_node modules.
+"""PRIVATE to docknet.fabric: the swarm module's engine, a node's swarm membership.
 
-Both follow one cycle: normalise the desired state -> read the live state ->
-compare -> plan a list of actions -> apply. Planning, node selection and the
-quorum guard are pure functions (tested by tables); every write goes through
-``Writer``, the one place that knows about check mode.
+One cycle: normalise the declared state -> read the node's swarm state -> plan
+the actions (``plan_swarm``, pure, tested by tables) -> apply them in order
+(``Membership``) through the one ``Writer``, which skips writes in check mode
+and lets a half-way failure report what was done. Settings live in
+``_swarm_settings``, node views and the quorum guard in ``_swarm_nodes``,
+swarm_node's engine in ``_swarm_node``.
 
 Secrets (join tokens, unlock keys) never enter a diff, an action or a message:
 they are returned under ``join_tokens`` and ``unlock_key`` only, and the
@@ -14,106 +16,26 @@ swarm action plugin hides a result that carries them.
 
 from __future__ import annotations
 
-import copy
-import ipaddress
-import re
 import socket
-import time
 
 from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
+from ansible_collections.docknet.fabric.plugins.module_utils._swarm_nodes import managers_of, node_view, quorum_guard
+from ansible_collections.docknet.fabric.plugins.module_utils._swarm_settings import (
+    DEFAULT_SWARM_PORT, INIT_ONLY, ROTATIONS, get_path, init_only_conflicts, live_settings, normalise_pool,
+    normalise_settings, settings_changes, shown_settings, spec_with,
+)
+from ansible_collections.docknet.fabric.plugins.module_utils._values import is_ip, split_host_port
+from ansible_collections.docknet.fabric.plugins.module_utils._wait import wait_until
+from ansible_collections.docknet.fabric.plugins.module_utils._writer import Writer
 
-DEFAULT_SWARM_PORT = 2377
 WAIT_STEP = 1.0
 
-# option -> (path in the swarm spec, kind). These can change on a live swarm.
-SETTINGS = {
-    'autolock': (('EncryptionConfig', 'AutoLockManagers'), 'bool'),
-    'cert_expiry': (('CAConfig', 'NodeCertExpiry'), 'duration'),
-    'task_history_limit': (('Orchestration', 'TaskHistoryRetentionLimit'), 'int'),
-    'dispatcher_heartbeat': (('Dispatcher', 'HeartbeatPeriod'), 'duration'),
-    'snapshot_interval': (('Raft', 'SnapshotInterval'), 'int'),
-    'keep_old_snapshots': (('Raft', 'KeepOldSnapshots'), 'int'),
-    'log_entries_for_slow_followers': (('Raft', 'LogEntriesForSlowFollowers'), 'int'),
-}
 
-# Fixed when the swarm is created; a difference needs a new swarm.
-INIT_ONLY = ('advertise_addr', 'data_path_port', 'default_addr_pool', 'subnet_size')
-# Used when the node inits or joins; Docker does not report them back.
-JOIN_ONLY = ('listen_addr', 'data_path_addr')
-
-ROTATIONS = (('rotate_worker_token', 'rotate worker join token'),
-             ('rotate_manager_token', 'rotate manager join token'),
-             ('rotate_unlock_key', 'rotate unlock key'))
-
-_DURATION_UNITS = {'ns': 1, 'us': 10 ** 3, 'µs': 10 ** 3, 'ms': 10 ** 6, 's': 10 ** 9,
-                   'm': 60 * 10 ** 9, 'h': 3600 * 10 ** 9, 'd': 86400 * 10 ** 9}
-_DURATION_PART = re.compile(r'(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)')
-
-
-# --- pure helpers ------------------------------------------------------------
-
-def parse_duration(value, option):
-    """'90d', '2160h', '1h30m', '5s', '500ms' or a number of seconds -> nanoseconds."""
-    if isinstance(value, bool):
-        raise FabricError('%s: %r is not a duration; write it like 5s, 1h30m or 90d.' % (option, value))
-    if isinstance(value, (int, float)):
-        nanos = int(value * 10 ** 9)
-    else:
-        text = str(value).strip().replace(' ', '')
-        if re.fullmatch(r'\d+(\.\d+)?', text):
-            nanos = int(float(text) * 10 ** 9)
-        elif text and _DURATION_PART.sub('', text) == '':
-            nanos = sum(int(float(number) * _DURATION_UNITS[unit])
-                        for number, unit in _DURATION_PART.findall(text))
-        else:
-            raise FabricError('%s: %r is not a duration; write it like 5s, 1h30m or 90d.' % (option, value))
-    if nanos <= 0:
-        raise FabricError('%s: the duration must be longer than zero, got %r.' % (option, value))
-    return nanos
-
-
-def format_duration(nanos):
-    """Nanoseconds -> the shortest readable form ('90d', '5s', '1h30m'); None stays None."""
-    if nanos is None:
-        return None
-    nanos = int(nanos)
-    if nanos == 0:
-        return '0s'
-    parts = []
-    for unit in ('d', 'h', 'm', 's', 'ms', 'us', 'ns'):
-        size = _DURATION_UNITS[unit]
-        if nanos >= size:
-            parts.append('%d%s' % (nanos // size, unit))
-            nanos %= size
-    return ''.join(parts)
-
-
-def split_host_port(addr, default_port=DEFAULT_SWARM_PORT):
-    """'10.0.0.1' -> ('10.0.0.1', 2377); '[fe80::1]:2377' -> ('fe80::1', 2377)."""
-    text = str(addr).strip()
-    if text.startswith('['):
-        host, _sep, rest = text[1:].partition(']')
-        port = rest[1:] if rest.startswith(':') else ''
-    elif text.count(':') == 1:
-        host, port = text.split(':')
-    else:
-        host, port = text, ''
-    return host, int(port) if port.isdigit() else default_port
-
-
-def is_ip(text):
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            socket.inet_pton(family, text)
-            return True
-        except (OSError, ValueError):
-            continue
-    return False
-
+# --- planning (pure) -----------------------------------------------------------
 
 def resolve_addr(addr):
     """host:port of ``addr`` with the host resolved to its addresses (best effort)."""
-    host, port = split_host_port(addr)
+    host, port = split_host_port(addr, DEFAULT_SWARM_PORT)
     if is_ip(host):
         return {(host, port)}
     try:
@@ -121,107 +43,6 @@ def resolve_addr(addr):
     except (OSError, UnicodeError):
         return {(host, port)}
     return {(info[4][0], port) for info in infos} | {(host, port)}
-
-
-def get_path(spec, path):
-    current = spec or {}
-    for key in path:
-        if not isinstance(current, dict):
-            return None
-        current = current.get(key)
-    return current
-
-
-def set_path(spec, path, value):
-    current = spec
-    for key in path[:-1]:
-        if not isinstance(current.get(key), dict):
-            current[key] = {}
-        current = current[key]
-    current[path[-1]] = value
-
-
-def normalise_settings(params):
-    """The live-changeable settings the user declared, in the API's units."""
-    desired = {}
-    for option, (_path, kind) in SETTINGS.items():
-        value = params.get(option)
-        if value is None:
-            continue
-        if kind == 'duration':
-            value = parse_duration(value, option)
-        elif kind == 'int':
-            if int(value) < 0:
-                raise FabricError('%s must be zero or more, got %s.' % (option, value))
-            value = int(value)
-        desired[option] = value
-    return desired
-
-
-def live_settings(spec):
-    """Every changeable setting of a live swarm spec, by option name."""
-    found = {}
-    for option, (path, kind) in SETTINGS.items():
-        value = get_path(spec, path)
-        if kind == 'bool':
-            value = bool(value)
-        found[option] = value
-    return found
-
-
-def shown_settings(settings):
-    """Settings as a user reads them (durations in words) for diffs."""
-    shown = {}
-    for option, value in settings.items():
-        shown[option] = format_duration(value) if SETTINGS.get(option, (None, ''))[1] == 'duration' else value
-    return shown
-
-
-def settings_changes(desired, actual):
-    """The declared settings whose live value differs: {option: (live, wanted)}."""
-    return {option: (actual.get(option), value) for option, value in desired.items()
-            if actual.get(option) != value}
-
-
-def spec_with(spec, desired):
-    """A copy of ``spec`` carrying the desired settings."""
-    new = copy.deepcopy(spec or {})
-    for option, value in desired.items():
-        set_path(new, SETTINGS[option][0], value)
-    return new
-
-
-def normalise_pool(pools):
-    result = []
-    for pool in pools or []:
-        try:
-            result.append(str(ipaddress.ip_network(str(pool).strip(), strict=False)))
-        except ValueError:
-            raise FabricError('default_addr_pool: %r is not a CIDR block like 10.0.0.0/8.' % (pool,))
-    return result
-
-
-def init_only_conflicts(params, swarm, node_addr):
-    """Messages for settings fixed at init whose declared value differs from the live swarm."""
-    conflicts = []
-    if params.get('data_path_port') is not None:
-        live = swarm.get('DataPathPort') or 4789
-        if int(params['data_path_port']) != int(live):
-            conflicts.append('data_path_port is %s, wanted %s' % (live, params['data_path_port']))
-    if params.get('default_addr_pool'):
-        live = normalise_pool(swarm.get('DefaultAddrPool') or ['10.0.0.0/8'])
-        wanted = normalise_pool(params['default_addr_pool'])
-        if sorted(live) != sorted(wanted):
-            conflicts.append('default_addr_pool is %s, wanted %s' % (live, wanted))
-    if params.get('subnet_size') is not None:
-        live = swarm.get('SubnetSize') or 24
-        if int(params['subnet_size']) != int(live):
-            conflicts.append('subnet_size is %s, wanted %s' % (live, params['subnet_size']))
-    if params.get('advertise_addr') and node_addr:
-        host, _port = split_host_port(params['advertise_addr'])
-        if is_ip(host) and host != split_host_port(node_addr)[0]:
-            conflicts.append('advertise_addr is %s, wanted %s' % (split_host_port(node_addr)[0], host))
-    return conflicts
 
 
 def role_of(info_swarm):
@@ -317,183 +138,6 @@ def plan_swarm(params, info_swarm, swarm=None):
     return actions, changes
 
 
-# --- nodes and quorum --------------------------------------------------------
-
-def node_view(node):
-    """What a user sees of a node listing entry."""
-    spec, status = node.get('Spec') or {}, node.get('Status') or {}
-    manager = node.get('ManagerStatus')
-    return {
-        'id': node.get('ID'),
-        'hostname': (node.get('Description') or {}).get('Hostname'),
-        'addr': status.get('Addr'),
-        'role': spec.get('Role'),
-        'availability': spec.get('Availability'),
-        'labels': dict(spec.get('Labels') or {}),
-        'state': status.get('State'),
-        'manager_addr': manager.get('Addr') if manager else None,
-        'reachability': manager.get('Reachability') if manager else None,
-        'leader': bool(manager.get('Leader')) if manager else False,
-    }
-
-
-def managers_of(nodes):
-    """Raft members among ``node_view`` entries."""
-    return [n for n in nodes if n.get('reachability') is not None or n.get('manager_addr')]
-
-
-def _prefer_live(matches):
-    """Among several matches, the one node that is not down (a node that left stays listed as down)."""
-    live = [n for n in matches if n.get('state') != 'down']
-    return live if len(matches) > 1 and len(live) == 1 else matches
-
-
-def select_node(nodes, wanted):
-    """The one node ``wanted`` names: its id, a unique id prefix, its address or its hostname.
-
-    When an address or hostname matches several nodes of which one only is not
-    down (the others left or were replaced), that one is meant. Returns None when nothing matches; raises when a hostname is ambiguous.
-    """
-    wanted = str(wanted).strip()
-    exact = [n for n in nodes if n['id'] == wanted]
-    if exact:
-        return exact[0]
-    host = split_host_port(wanted)[0] if (is_ip(split_host_port(wanted)[0]) or wanted.startswith('[')) else None
-    if host:
-        by_addr = _prefer_live([n for n in nodes if n.get('addr') == host or (
-            n.get('manager_addr') and split_host_port(n['manager_addr'])[0] == host)])
-        if len(by_addr) == 1:
-            return by_addr[0]
-        if len(by_addr) > 1:
-            raise FabricError('node %s: the address matches %d nodes (%s); select it by id.'
-                              % (wanted, len(by_addr), ', '.join(n['id'] for n in by_addr)))
-    by_name = _prefer_live([n for n in nodes if n.get('hostname') == wanted])
-    if len(by_name) == 1:
-        return by_name[0]
-    if len(by_name) > 1:
-        raise FabricError('node %s: the hostname is shared by %d nodes (%s); select the node by id or by '
-                          'address.' % (wanted, len(by_name), '; '.join(
-                              '%s at %s' % (n['id'], n.get('addr')) for n in by_name)))
-    if len(wanted) >= 5:
-        by_prefix = [n for n in nodes if n['id'].startswith(wanted)]
-        if len(by_prefix) == 1:
-            return by_prefix[0]
-        if len(by_prefix) > 1:
-            raise FabricError('node %s: the id prefix matches %d nodes; give more of the id.' % (wanted, len(by_prefix)))
-    return None
-
-
-def describe_managers(managers):
-    return '; '.join('%s (%s, %s): %s%s' % (
-        m.get('hostname'), m['id'][:12], m.get('manager_addr') or m.get('addr'),
-        m.get('reachability') or 'unknown', ', leader' if m.get('leader') else '') for m in managers)
-
-
-def quorum_guard(managers, target_id, change, hint=''):
-    """Decide whether ``change`` ('demote', 'remove', 'promote') of ``target_id`` keeps raft quorum.
-
-    ``managers`` are ``node_view`` entries of the raft members. Returns a
-    warning (or None); raises FabricError when the change must be refused.
-    Pure: the same decision in check mode and for real.
-    """
-    members = list(managers)
-    total = len(members)
-    reachable = sum(1 for m in members if m.get('reachability') == 'reachable')
-    target = next((m for m in members if m['id'] == target_id), None)
-    if change == 'promote':
-        if target is not None:
-            return None
-        after_total, after_reachable = total + 1, reachable + 1
-    else:
-        if target is None:
-            return None
-        after_total = total - 1
-        after_reachable = reachable - (1 if target.get('reachability') == 'reachable' else 0)
-        if after_total == 0:
-            raise FabricError('Refusing to %s %s: it is the last manager of the swarm, which would be lost. '
-                              'Managers: %s.%s' % (change, target.get('hostname') or target_id,
-                                                   describe_managers(members), hint))
-        need = after_total // 2 + 1
-        if after_reachable < need:
-            raise FabricError('Refusing to %s %s: the swarm would keep %d reachable of %d managers, fewer than the '
-                              '%d a raft majority needs. Bring the unreachable managers back (or remove them) first. '
-                              'Managers: %s.%s' % (change, target.get('hostname') or target_id, after_reachable,
-                                                   after_total, need, describe_managers(members), hint))
-    if after_total % 2 == 0:
-        return ('After this change the swarm has %d managers, an even number: it tolerates no more failures than '
-                'with %d. Prefer an odd number of managers.' % (after_total, after_total - 1))
-    return None
-
-
-def plan_node(params, node, managers):
-    """(actions, new_spec_fields, warnings) for swarm_node state=present on an existing node."""
-    actions, update, warnings = [], {}, []
-    if params.get('availability') and params['availability'] != node['availability']:
-        actions.append('set availability %s' % params['availability'])
-        update['Availability'] = params['availability']
-    if params.get('labels') is not None:
-        wanted = {str(k): '' if v is None else str(v) for k, v in params['labels'].items()}
-        if params.get('labels_state', 'merge') == 'replace':
-            new_labels = wanted
-        else:
-            new_labels = dict(node['labels'], **wanted)
-        if new_labels != node['labels']:
-            actions.append('set labels')
-            update['Labels'] = new_labels
-    if params.get('role') and params['role'] != node['role']:
-        change = 'promote' if params['role'] == 'manager' else 'demote'
-        warning = quorum_guard(managers, node['id'], change)
-        if warning:
-            warnings.append(warning)
-        actions.append(change)
-        update['Role'] = params['role']
-    return actions, update, warnings
-
-
-def plan_node_absent(params, node, managers):
-    """(actions, warnings) to take ``node`` out of the swarm: drain, demote, wait until down, remove."""
-    actions, warnings = [], []
-    if node is None:
-        return actions, warnings
-    if node['availability'] != 'drain' and node['state'] != 'down':
-        actions.append('drain')
-    if node['role'] == 'manager' or node.get('manager_addr'):
-        warning = quorum_guard(managers, node['id'], 'remove')
-        if warning:
-            warnings.append(warning)
-        actions.append('demote')
-    if node['state'] != 'down':
-        actions.append('remove (force)' if params.get('force') else 'wait until down')
-    if 'remove (force)' not in actions:
-        actions.append('remove')
-    return actions, warnings
-
-
-# --- applying ----------------------------------------------------------------
-
-class Writer:
-    """The one place that writes: in check mode it records and does nothing."""
-
-    def __init__(self, client, check_mode):
-        self.client = client
-        self.check_mode = check_mode
-        self.done = []
-
-    def __call__(self, action, doing, method, *args, **kwargs):
-        self.done.append(action)
-        if self.check_mode:
-            return None
-        try:
-            return self.client.call(doing, method, *args, **kwargs)
-        except FabricError as exc:
-            # A failure half-way reports what was already done (issue 11; #15 moves this onto _writer.Writer).
-            self.done.pop()
-            if self.done:
-                exc.details.setdefault('changed', True)
-                exc.details.setdefault('done', list(self.done))
-            raise
-
-
 def check_wait_timeout(params):
     """wait_timeout is a number of seconds to wait; zero or less would never wait (pure)."""
     timeout = params.get('wait_timeout')
@@ -501,29 +145,20 @@ def check_wait_timeout(params):
         raise FabricError('wait_timeout %s: give a positive number of seconds (the default is 120).' % timeout)
 
 
-def check_node_labels(labels):
-    """Node label keys must be non-empty words without spaces (Docker accepts an empty key, and nothing can match it)."""
-    for key in labels or {}:
-        text = str(key)
-        if not text.strip() or text != text.strip() or any(ch.isspace() for ch in text):
-            raise FabricError('labels: %r is not a usable label key; give keys like zone or com.example.rack '
-                              '(no empty keys, no spaces).' % text)
-
-
-def wait_for(check, timeout, what):
-    """Poll ``check()`` until it returns a true value; FabricError after ``timeout`` seconds."""
-    deadline = time.time() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.time() >= deadline:
-            raise FabricError('Timed out after %s s waiting %s.' % (timeout, what), changed=True)
-        time.sleep(WAIT_STEP)
-
+# --- reading and waiting -------------------------------------------------------
 
 def read_info_swarm(client):
     return client.call("reading the node's swarm state", client.api.info).get('Swarm') or {}
+
+
+def wait_for(check, timeout, what):
+    """Poll ``check()`` until it is true; a timeout comes after a write, so it reports ``changed``."""
+    return wait_until(check, timeout, what, step=WAIT_STEP, changed=True)
+
+
+def _manager_ready(info_swarm):
+    active = info_swarm.get('LocalNodeState') == 'active' and info_swarm.get('ControlAvailable')
+    return info_swarm if active else None
 
 
 def _gates(client, params):
@@ -573,104 +208,11 @@ def _inspect_if_manager(client, params, info_swarm):
     return None
 
 
-def run_swarm(client, params, check_mode):
-    """The swarm module: init, join, update settings, rotate secrets, unlock, leave."""
-    if params['state'] == 'join' and not (params.get('remote_addrs') and params.get('join_token')):
-        raise FabricError('state=join needs remote_addrs (managers of the swarm) and join_token.')
-    check_wait_timeout(params)
-    if params.get('default_addr_pool') is not None:
-        params['default_addr_pool'] = normalise_pool(params['default_addr_pool'])
-    normalise_settings(params)  # bad input fails here, before any call
-    _gates(client, params)
-    writer = Writer(client, check_mode)
-    warnings = []
-    info_swarm = read_info_swarm(client)
-    before = _state_view(info_swarm)
-    swarm = _inspect_if_manager(client, params, info_swarm)
-    actions, changes = plan_swarm(params, info_swarm, swarm)
-
-    if actions == ['unlock']:
-        writer('unlock', 'unlocking the swarm', client.api.unlock_swarm, {'UnlockKey': params['unlock_key']})
-        if check_mode:
-            # Nothing more can be known while the node is locked: report the unlock alone.
-            result = _result(writer, before, dict(before, state='active', role='manager'), {}, warnings)
-            result.update(_predicted_facts(info_swarm, result['diff']['after']))
-            return result
-        info_swarm = wait_for(lambda: _manager_ready(read_info_swarm(client)), params['wait_timeout'],
-                              'for the node to become an active manager after unlocking')
-        swarm = _inspect_if_manager(client, params, info_swarm)
-        actions, changes = plan_swarm(params, info_swarm, swarm)
-    if swarm is not None:
-        before['settings'] = shown_settings(live_settings(swarm.get('Spec')))
-
-    after = dict(before)
-    rotate = {option: bool(params.get(option)) for option, _label in ROTATIONS}
-    rotated = False
-    listen = params.get('listen_addr') or '0.0.0.0:%d' % DEFAULT_SWARM_PORT
-    for action in actions:
-        if action == 'init':
-            kwargs = dict(advertise_addr=params.get('advertise_addr'), listen_addr=listen,
-                          swarm_spec=_init_spec(params))
-            for option in ('default_addr_pool', 'subnet_size', 'data_path_addr', 'data_path_port'):
-                if params.get(option) not in (None, []):
-                    kwargs[option] = params[option]
-            writer('init', 'initialising a swarm', client.api.init_swarm, **kwargs)
-            after = {'state': 'active', 'role': 'manager',
-                     'settings': shown_settings(normalise_settings(params))}
-        elif action.startswith('join as'):
-            kwargs = dict(remote_addrs=params['remote_addrs'], join_token=params['join_token'],
-                          listen_addr=listen, advertise_addr=params.get('advertise_addr'))
-            if params.get('data_path_addr'):
-                kwargs['data_path_addr'] = params['data_path_addr']
-            writer(action, 'joining the swarm at %s' % ', '.join(params['remote_addrs']),
-                   client.api.join_swarm, **kwargs)
-            after = {'state': 'active', 'role': params['role']}
-        elif action.startswith('update settings') or action.startswith('rotate'):
-            if rotated:
-                writer.done.append(action)  # done by the one update call below
-                continue
-            desired = normalise_settings(params) if action.startswith('update settings') else {}
-            writer(action, 'updating the swarm', client.api.update_swarm,
-                   swarm['Version']['Index'], swarm_spec=spec_with(swarm['Spec'], desired),
-                   rotate_worker_token=rotate['rotate_worker_token'],
-                   rotate_manager_token=rotate['rotate_manager_token'],
-                   rotate_manager_unlock_key=rotate['rotate_unlock_key'])
-            rotated = True
-            after['settings'] = dict(before['settings'], **shown_settings(desired))
-        elif action == 'demote self':
-            _leave_guard(client, info_swarm, warnings)
-            node = client.call('reading this node', client.api.inspect_node, info_swarm['NodeID'])
-            writer('demote self', 'demoting this node before it leaves', client.api.update_node,
-                   node['ID'], node['Version']['Index'], dict(node['Spec'], Role='worker'))
-            if not check_mode:
-                wait_for(lambda: not read_info_swarm(client).get('ControlAvailable'), params['wait_timeout'],
-                         'for this node to become a worker before leaving')
-        elif action.startswith('leave'):
-            writer(action, 'leaving the swarm', client.api.leave_swarm, force=action == 'leave (force)')
-            after = {'state': 'inactive', 'role': None}
-
-    result = _result(writer, before, after, changes, warnings)
-    if check_mode and writer.done:
-        result.update(_predicted_facts(info_swarm, after))
-        return result
-    info_swarm = read_info_swarm(client)
-    if params['state'] == 'join' and writer.done and params['role'] == 'manager':
-        info_swarm = wait_for(lambda: _manager_ready(read_info_swarm(client)), params['wait_timeout'],
-                              'for the node to become a reachable manager')
-    result.update(_facts(client, info_swarm, params))
-    return result
-
-
 def _predicted_facts(info_swarm, after):
     return {'swarm_state': after['state'], 'swarm_id': (info_swarm.get('Cluster') or {}).get('ID'),
             'node_id': info_swarm.get('NodeID') or None, 'node_role': after['role'],
             'node_addr': info_swarm.get('NodeAddr') or None,
             'manager_addresses': sorted(m.get('Addr') for m in info_swarm.get('RemoteManagers') or [])}
-
-
-def _manager_ready(info_swarm):
-    active = info_swarm.get('LocalNodeState') == 'active' and info_swarm.get('ControlAvailable')
-    return info_swarm if active else None
 
 
 def _leave_guard(client, info_swarm, warnings):
@@ -681,9 +223,11 @@ def _leave_guard(client, info_swarm, warnings):
         warnings.append(warning)
 
 
-def _result(writer, before, after, changes, warnings):
-    result = {'changed': bool(writer.done), 'actions': list(writer.done),
-              'diff': {'before': before, 'after': after if writer.done else before}}
+def result_of(writer, before, after, changes, warnings):
+    """The module result both swarm engines return: what was (or would be) done, and the diff."""
+    actions = writer.actions
+    result = {'changed': bool(actions), 'actions': actions,
+              'diff': {'before': before, 'after': after if actions else before}}
     if changes:
         result['changed_settings'] = sorted(changes)
     if warnings:
@@ -691,128 +235,136 @@ def _result(writer, before, after, changes, warnings):
     return result
 
 
-# --- swarm_node --------------------------------------------------------------
+# --- applying ------------------------------------------------------------------
 
-def list_nodes(client):
-    return [node_view(n) for n in client.call('listing the swarm nodes', client.api.nodes)]
+class Membership:
+    """Applies the planned actions of one swarm module run, in order, through one Writer.
 
+    Each action is done by the step its first word names (``init``, ``join``,
+    ``update``/``rotate``, ``demote``, ``leave``); settings changes and
+    rotations are one update call, recorded under every action it does.
+    """
 
-def _require_manager(client):
-    info_swarm = read_info_swarm(client)
-    if info_swarm.get('LocalNodeState') == 'locked':
-        raise FabricError('The manager at %s is locked (autolock); unlock it with docknet.fabric.swarm and '
-                          'unlock_key first.' % client.docker_host)
-    if not info_swarm.get('ControlAvailable'):
-        raise FabricError('swarm_node runs against a swarm manager; %s is %s. Point docker_host at a manager.'
-                          % (client.docker_host, 'a worker' if info_swarm.get('LocalNodeState') == 'active'
-                             else 'in no swarm'))
-    return info_swarm
+    def __init__(self, client, params, writer, info_swarm, swarm):
+        self.client, self.params, self.writer = client, params, writer
+        self.check_mode = writer.check_mode
+        self.info_swarm, self.swarm = info_swarm, swarm
+        self.listen = params.get('listen_addr') or '0.0.0.0:%d' % DEFAULT_SWARM_PORT
+        self.warnings = []
+        self.updated = False
+        self.before = self.after = None
 
-
-def _node_shown(node):
-    if node is None:
-        return {'state': 'absent'}
-    return {'id': node['id'], 'hostname': node['hostname'], 'addr': node['addr'], 'role': node['role'],
-            'availability': node['availability'], 'labels': node['labels']}
-
-
-def _settled(client, node_id, role):
-    """The node has the wanted role in raft and the swarm has a leader."""
-    nodes = list_nodes(client)
-    node = next((n for n in nodes if n['id'] == node_id), None)
-    if node is None or not any(n['leader'] for n in nodes):
-        return False
-    if role == 'manager':
-        return node.get('reachability') == 'reachable'
-    return not node.get('manager_addr')
-
-
-def _tasks_left(client, node_id):
-    tasks = client.call('listing the tasks of the node', client.api.tasks,
-                        filters={'node': node_id, 'desired-state': 'running'})
-    busy = ('running', 'starting', 'preparing', 'assigned', 'accepted', 'ready')
-    return [t for t in tasks if (t.get('Status') or {}).get('State') in busy]
-
-
-def run_swarm_node(client, params, check_mode):
-    """The swarm_node module: availability, role, labels of one node; or take it out of the swarm."""
-    if params['state'] == 'absent' and (params.get('availability') or params.get('role') or params.get('labels')):
-        raise FabricError('state=absent takes the node out of the swarm; leave out availability, role and labels.')
-    check_wait_timeout(params)
-    check_node_labels(params.get('labels'))
-    self_id = _require_manager(client).get('NodeID')
-    nodes = list_nodes(client)
-    node = select_node(nodes, params['node'])
-    managers = managers_of(nodes)
-    writer = Writer(client, check_mode)
-    timeout = params['wait_timeout']
-    warnings = []
-    if params['state'] == 'absent':
-        actions, warnings = plan_node_absent(params, node, managers)
-        if actions and node['id'] == self_id:
-            raise FabricError('node %s is the manager this task runs against; it cannot remove itself. Run '
-                              'docknet.fabric.swarm state=absent on it, then remove it from another manager.'
-                              % params['node'])
-    else:
-        if node is None:
-            raise FabricError('node %s: no such node in the swarm. Nodes: %s.' % (params['node'], '; '.join(
-                '%s (%s, %s)' % (n['hostname'], n['id'], n['addr']) for n in nodes)))
-        actions, update, warnings = plan_node(params, node, managers)
-    before = _node_shown(node)
-    after = dict(before)
-
-    if params['state'] == 'present' and actions:
-        current = client.call('reading node %s' % node['id'], client.api.inspect_node, node['id'])
-        spec = dict(current['Spec'], **update)
-        writer(', '.join(actions), 'updating node %s' % node['id'], client.api.update_node,
-               node['id'], current['Version']['Index'], spec)
-        writer.done[-1:] = actions  # one update call does them all
-        after.update({'role': spec.get('Role'), 'availability': spec.get('Availability'),
-                      'labels': dict(spec.get('Labels') or {})})
-        if not check_mode:
-            if 'Role' in update and not (node['id'] == self_id and update['Role'] == 'worker'):
-                wait_for(lambda: _settled(client, node['id'], update['Role']), timeout,
-                         'for raft membership to settle with %s as %s and a leader elected'
-                         % (node['id'], update['Role']))
-            if update.get('Availability') == 'drain':
-                wait_for(lambda: not _tasks_left(client, node['id']), timeout,
-                         "for the tasks of drained node %s to move" % node['id'])
-    elif params['state'] == 'absent' and actions:
+    def apply(self, actions, before):
+        self.before, self.after = before, dict(before)
+        steps = {'init': self.init, 'join': self.join, 'update': self.update, 'rotate': self.update,
+                 'demote': self.demote_self, 'leave': self.leave}
         for action in actions:
-            if action in ('drain', 'demote'):
-                current = client.call('reading node %s' % node['id'], client.api.inspect_node, node['id'])
-                field = ('Availability', 'drain') if action == 'drain' else ('Role', 'worker')
-                writer(action, '%s node %s' % ('draining' if action == 'drain' else 'demoting', node['id']),
-                       client.api.update_node, node['id'], current['Version']['Index'],
-                       dict(current['Spec'], **{field[0]: field[1]}))
-                if check_mode:
-                    continue
-                if action == 'drain':
-                    wait_for(lambda: not _tasks_left(client, node['id']), timeout,
-                             'for the tasks of drained node %s to move' % node['id'])
-                else:
-                    wait_for(lambda: _settled(client, node['id'], 'worker'), timeout,
-                             'for raft membership to settle after demoting %s' % node['id'])
-            elif action == 'wait until down':
-                writer.done.append(action)
-                if not check_mode:
-                    wait_for(lambda: _node_down(client, node['id']), timeout,
-                             'for node %s to go down or leave; run docknet.fabric.swarm state=absent on it, or '
-                             'set force=true to remove it while it runs' % node['id'])
-            elif action.startswith('remove'):
-                writer(action, 'removing node %s' % node['id'], client.api.remove_node, node['id'],
-                       force=action == 'remove (force)')
-        after = {'state': 'absent'}
-    result = _result(writer, before, after, {}, warnings)
-    self_demoted = node is not None and node['id'] == self_id and after.get('role') == 'worker' != before.get('role')
-    result['node'] = after if check_mode or params['state'] == 'absent' or self_demoted else \
-        _node_shown(next((n for n in list_nodes(client) if n['id'] == node['id']), None))
-    result['managers'] = [{'hostname': m['hostname'], 'id': m['id'], 'addr': m['manager_addr'],
-                           'reachability': m['reachability'], 'leader': m['leader']} for m in managers]
+            steps[action.split(' ', 1)[0]](action)
+
+    def init(self, action):
+        params = self.params
+        kwargs = dict(advertise_addr=params.get('advertise_addr'), listen_addr=self.listen,
+                      swarm_spec=_init_spec(params))
+        for option in ('default_addr_pool', 'subnet_size', 'data_path_addr', 'data_path_port'):
+            if params.get(option) not in (None, []):
+                kwargs[option] = params[option]
+        self.writer.write_as(action, 'initialising a swarm', self.client.api.init_swarm, **kwargs)
+        self.after = {'state': 'active', 'role': 'manager', 'settings': shown_settings(normalise_settings(params))}
+
+    def join(self, action):
+        params = self.params
+        kwargs = dict(remote_addrs=params['remote_addrs'], join_token=params['join_token'],
+                      listen_addr=self.listen, advertise_addr=params.get('advertise_addr'))
+        if params.get('data_path_addr'):
+            kwargs['data_path_addr'] = params['data_path_addr']
+        self.writer.write_as(action, 'joining the swarm at %s' % ', '.join(params['remote_addrs']),
+                             self.client.api.join_swarm, **kwargs)
+        self.after = {'state': 'active', 'role': params['role']}
+
+    def update(self, action):
+        if self.updated:
+            self.writer.record(action)   # done by the one update call already sent
+            return
+        rotate = {option: bool(self.params.get(option)) for option, _label in ROTATIONS}
+        desired = normalise_settings(self.params) if action.startswith('update settings') else {}
+        swarm = self.swarm
+        self.writer.write_as(action, 'updating the swarm', self.client.api.update_swarm,
+                             swarm['Version']['Index'], swarm_spec=spec_with(swarm['Spec'], desired),
+                             rotate_worker_token=rotate['rotate_worker_token'],
+                             rotate_manager_token=rotate['rotate_manager_token'],
+                             rotate_manager_unlock_key=rotate['rotate_unlock_key'])
+        self.updated = True
+        self.after['settings'] = dict(self.before['settings'], **shown_settings(desired))
+
+    def demote_self(self, action):
+        client = self.client
+        _leave_guard(client, self.info_swarm, self.warnings)
+        node = client.call('reading this node', client.api.inspect_node, self.info_swarm['NodeID'])
+        self.writer.write_as(action, 'demoting this node before it leaves', client.api.update_node,
+                             node['ID'], node['Version']['Index'], dict(node['Spec'], Role='worker'))
+        if not self.check_mode:
+            wait_for(lambda: not read_info_swarm(client).get('ControlAvailable'), self.params['wait_timeout'],
+                     'for this node to become a worker before leaving')
+
+    def leave(self, action):
+        self.writer.write_as(action, 'leaving the swarm', self.client.api.leave_swarm,
+                             force=action == 'leave (force)')
+        self.after = {'state': 'inactive', 'role': None}
+
+
+def _check_params(params):
+    """Bad input fails here, before any call to Docker."""
+    if params['state'] == 'join' and not (params.get('remote_addrs') and params.get('join_token')):
+        raise FabricError('state=join needs remote_addrs (managers of the swarm) and join_token.')
+    check_wait_timeout(params)
+    if params.get('default_addr_pool') is not None:
+        params['default_addr_pool'] = normalise_pool(params['default_addr_pool'])
+    normalise_settings(params)
+
+
+def run_swarm(client, params, check_mode):
+    """The swarm module: init, join, update settings, rotate secrets, unlock, leave."""
+    _check_params(params)
+    _gates(client, params)
+    writer = Writer(client, check_mode)
+    with writer.reporting():
+        return _converge(client, params, check_mode, writer)
+
+
+def _converge(client, params, check_mode, writer):
+    info_swarm = read_info_swarm(client)
+    before = _state_view(info_swarm)
+    swarm = _inspect_if_manager(client, params, info_swarm)
+    actions, changes = plan_swarm(params, info_swarm, swarm)
+    if actions == ['unlock']:
+        writer.write_as('unlock', 'unlocking the swarm', client.api.unlock_swarm, {'UnlockKey': params['unlock_key']})
+        if check_mode:
+            # Nothing more can be known while the node is locked: report the unlock alone.
+            result = result_of(writer, before, dict(before, state='active', role='manager'), {}, [])
+            result.update(_predicted_facts(info_swarm, result['diff']['after']))
+            return result
+        info_swarm = wait_for(lambda: _manager_ready(read_info_swarm(client)), params['wait_timeout'],
+                              'for the node to become an active manager after unlocking')
+        swarm = _inspect_if_manager(client, params, info_swarm)
+        actions, changes = plan_swarm(params, info_swarm, swarm)
+    if swarm is not None:
+        before['settings'] = shown_settings(live_settings(swarm.get('Spec')))
+
+    run = Membership(client, params, writer, info_swarm, swarm)
+    run.apply(actions, before)
+    result = result_of(writer, before, run.after, changes, run.warnings)
+    if check_mode and result['actions']:
+        result.update(_predicted_facts(info_swarm, run.after))
+        return result
+    info_swarm = read_info_swarm(client)
+    if params['state'] == 'join' and result['actions'] and params['role'] == 'manager':
+        info_swarm = wait_for(lambda: _manager_ready(read_info_swarm(client)), params['wait_timeout'],
+                              'for the node to become a reachable manager')
+    result.update(_facts(client, info_swarm, params))
     return result
-
-
-def _node_down(client, node_id):
-    nodes = list_nodes(client)
-    node = next((n for n in nodes if n['id'] == node_id), None)
-    return node is None or node['state'] == 'down'
+    info_swarm = read_info_swarm(client)
+    if params['state'] == 'join' and result['actions'] and params['role'] == 'manager':
+        info_swarm = wait_for(lambda: _manager_ready(read_info_swarm(client)), params['wait_timeout'],
+                              'for the node to become a reachable manager')
+    result.update(_facts(client, info_swarm, params))
+    return result

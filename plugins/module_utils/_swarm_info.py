@@ -1,6 +1,6 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Read-only view of a node's swarm membership and, on a manager, of the swarm's nodes.
+"""PRIVATE to docknet.fabric: the read-only view of a node's swarm membership and, on a manager, of the swarm's nodes.
 
 One `info` call says what the node itself knows (state, its managers); one
 node listing on a manager says everything about the members. Nothing here
@@ -10,26 +10,15 @@ touches join tokens or the unlock key.
 from __future__ import annotations
 
 from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
+from ansible_collections.docknet.fabric.plugins.module_utils._swarm_nodes import node_view
+
+PUBLIC_NODE_FIELDS = ('id', 'hostname', 'role', 'availability', 'labels', 'state', 'addr', 'leader', 'reachability')
 
 
 def describe_node(node):
-    """One entry of Docker's node listing, flattened to what playbooks decide on."""
-    spec = node.get('Spec') or {}
-    status = node.get('Status') or {}
-    manager = node.get('ManagerStatus') or {}
-    return {
-        'id': node['ID'],
-        'hostname': (node.get('Description') or {}).get('Hostname'),
-        'role': spec.get('Role'),
-        'availability': spec.get('Availability'),
-        'labels': spec.get('Labels') or {},
-        'state': status.get('State'),
-        # A manager's status address carries the raft port; the node address does not.
-        'addr': status.get('Addr') if status.get('Addr') not in (None, '', '0.0.0.0') else
-        (manager.get('Addr') or '').rsplit(':', 1)[0] or None,
-        'leader': bool(manager.get('Leader')),
-        'reachability': manager.get('Reachability'),
-    }
+    """One entry of Docker's node listing, flattened to what playbooks decide on (the same view swarm_node uses)."""
+    view = node_view(node)
+    return {key: view[key] for key in PUBLIC_NODE_FIELDS}
 
 
 def describe_membership(info):

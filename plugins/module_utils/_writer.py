@@ -45,16 +45,34 @@ class Writer:
         """Did the daemon accept at least one write (or, in check mode, would it)?"""
         return bool(self.planned if self.check_mode else self.done)
 
+    @property
+    def actions(self):
+        """What this task did, or in check mode would do: the list a module returns."""
+        return list(self.planned if self.check_mode else self.done)
+
     def write(self, what, method, *args, **kwargs):
         """Call ``method`` through ``client.call`` (errors become FabricError), recording it."""
-        self.planned.append(what)
+        return self.write_as(what, what, method, *args, **kwargs)
+
+    def write_as(self, action, doing, method, *args, **kwargs):
+        """Like ``write``, recorded as ``action`` (a short name a result lists) and described as ``doing``.
+
+        ``doing`` is what an error message says was being done ("joining the swarm at ...").
+        """
+        self.planned.append(action)
         if self.check_mode:
             return None
-        self.attempted = what
-        result = self.client.call(what, method, *args, **kwargs)
+        self.attempted = action
+        result = self.client.call(doing, method, *args, **kwargs)
         self.attempted = None
-        self.done.append(what)
+        self.done.append(action)
         return result
+
+    def record(self, action):
+        """Record an action that needs no write of its own: done by another write, or a wait."""
+        self.planned.append(action)
+        if not self.check_mode:
+            self.done.append(action)
 
     def post(self, what, path, body, params=None, *path_args):
         """POST ``body`` as JSON to the API ``path`` (``{0}`` placeholders filled from ``path_args``)."""

@@ -150,7 +150,7 @@ from ansible_collections.docknet.fabric.plugins.module_utils._client import (
     connection_argument_spec,
     run_module,
 )
-from ansible_collections.docknet.fabric.plugins.module_utils._swarm import run_swarm_node
+from ansible_collections.docknet.fabric.plugins.module_utils._swarm_node import run_swarm_node
 
 
 def main():

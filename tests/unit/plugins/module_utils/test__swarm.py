@@ -8,7 +8,9 @@ import copy
 
 import pytest
 
-from ansible_collections.docknet.fabric.plugins.module_utils import _swarm
+from ansible_collections.docknet.fabric.plugins.module_utils import (
+    _swarm, _swarm_node, _swarm_nodes, _swarm_settings, _values,
+)
 from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
 
 
@@ -18,20 +20,20 @@ from ansible_collections.docknet.fabric.plugins.module_utils._client import Fabr
     ('2160h0m0s', 2160 * 3600 * 10 ** 9),
 ])
 def test_parse_duration(value, nanos):
-    assert _swarm.parse_duration(value, 'cert_expiry') == nanos
+    assert _values.parse_duration(value, 'cert_expiry', positive=True) == nanos
 
 
 @pytest.mark.parametrize('value', ['soon', '5x', '', '0s', '-5s', True, 'h'])
 def test_parse_duration_rejects(value):
     with pytest.raises(FabricError, match='cert_expiry'):
-        _swarm.parse_duration(value, 'cert_expiry')
+        _values.parse_duration(value, 'cert_expiry', positive=True)
 
 
 @pytest.mark.parametrize('nanos, text', [
     (5 * 10 ** 9, '5s'), (90 * 86400 * 10 ** 9, '90d'), (5400 * 10 ** 9, '1h30m'), (None, None), (0, '0s'),
 ])
 def test_format_duration(nanos, text):
-    assert _swarm.format_duration(nanos) == text
+    assert _values.format_duration(nanos) == text
 
 
 @pytest.mark.parametrize('addr, expected', [
@@ -39,7 +41,7 @@ def test_format_duration(nanos, text):
     ('[fe80::1]:2377', ('fe80::1', 2377)), ('fe80::1', ('fe80::1', 2377)), ('eth0', ('eth0', 2377)),
 ])
 def test_split_host_port(addr, expected):
-    assert _swarm.split_host_port(addr) == expected
+    assert _values.split_host_port(addr, 2377) == expected
 
 
 @pytest.mark.parametrize('remote_addrs, known, same', [
@@ -157,7 +159,7 @@ FIVE = THREE + [manager('m4'), manager('m5')]
     (THREE, 'm2', 'promote', None),
 ])
 def test_quorum_guard_allows(managers, target, change, warns):
-    warning = _swarm.quorum_guard(managers, target, change)
+    warning = _swarm_nodes.quorum_guard(managers, target, change)
     assert (warning is None) if warns is None else (warns in warning)
 
 
@@ -171,7 +173,7 @@ def test_quorum_guard_allows(managers, target, change, warns):
 ])
 def test_quorum_guard_refuses(managers, target, change, fragments):
     with pytest.raises(FabricError) as caught:
-        _swarm.quorum_guard(managers, target, change)
+        _swarm_nodes.quorum_guard(managers, target, change)
     for fragment in fragments:
         assert fragment in caught.value.msg
 
@@ -183,27 +185,27 @@ NODES = [manager('m1', leader=True), worker('w2'), worker('w3', host='other')]
     ('m1', 'm1'), ('198.18.6.2', 'w2'), ('198.18.6.1:2377', 'm1'), ('other', 'w3'), ('nobody', None),
 ])
 def test_select_node(wanted, ident):
-    found = _swarm.select_node(NODES, wanted)
+    found = _swarm_nodes.select_node(NODES, wanted)
     assert (found and found['id']) == ident
 
 
 def test_select_node_shared_hostname_asks_for_id_or_address():
     with pytest.raises(FabricError, match='hostname is shared by 2 nodes.*by id or by address'):
-        _swarm.select_node(NODES, 'node')
+        _swarm_nodes.select_node(NODES, 'node')
 
 
 def test_select_node_prefers_the_live_one_of_a_reused_address():
     nodes = NODES + [worker('x2', state='down'), worker('y3', host='other', state='down')]
     nodes[-2]['addr'] = nodes[1]['addr']
-    assert _swarm.select_node(nodes, '198.18.6.2')['id'] == 'w2'
-    assert _swarm.select_node(nodes, 'other')['id'] == 'w3'
-    assert _swarm.select_node(nodes, 'x2')['id'] == 'x2'
+    assert _swarm_nodes.select_node(nodes, '198.18.6.2')['id'] == 'w2'
+    assert _swarm_nodes.select_node(nodes, 'other')['id'] == 'w3'
+    assert _swarm_nodes.select_node(nodes, 'x2')['id'] == 'x2'
 
 
 def test_select_node_by_id_prefix():
     nodes = [dict(worker('w2'), id='abcdef123'), dict(worker('w3'), id='abcxyz456')]
-    assert _swarm.select_node(nodes, 'abcdef')['id'] == 'abcdef123'
-    assert _swarm.select_node(nodes, 'abc') is None
+    assert _swarm_nodes.select_node(nodes, 'abcdef')['id'] == 'abcdef123'
+    assert _swarm_nodes.select_node(nodes, 'abc') is None
 
 
 @pytest.mark.parametrize('desired, node, actions, update', [
@@ -219,13 +221,13 @@ def test_select_node_by_id_prefix():
      ['set availability pause', 'promote'], {'Availability': 'pause', 'Role': 'manager'}),
 ])
 def test_plan_node(desired, node, actions, update):
-    got_actions, got_update, _warnings = _swarm.plan_node(desired, node, THREE)
+    got_actions, got_update, _warnings = _swarm_nodes.plan_node(desired, node, THREE)
     assert (got_actions, got_update) == (actions, update)
 
 
 def test_plan_node_refuses_demotion_without_majority():
     with pytest.raises(FabricError, match='Refusing to demote'):
-        _swarm.plan_node(dict(role='worker'), manager('m2'), THREE_ONE_DOWN)
+        _swarm_nodes.plan_node(dict(role='worker'), manager('m2'), THREE_ONE_DOWN)
 
 
 @pytest.mark.parametrize('node, force, actions', [
@@ -236,11 +238,11 @@ def test_plan_node_refuses_demotion_without_majority():
     (manager('m2'), False, ['drain', 'demote', 'wait until down', 'remove']),
 ])
 def test_plan_node_absent(node, force, actions):
-    assert _swarm.plan_node_absent({'force': force}, node, THREE)[0] == actions
+    assert _swarm_nodes.plan_node_absent({'force': force}, node, THREE)[0] == actions
 
 
 def test_spec_with_keeps_what_was_not_declared():
-    spec = _swarm.spec_with(SWARM['Spec'], {'task_history_limit': 2, 'autolock': True})
+    spec = _swarm_settings.spec_with(SWARM['Spec'], {'task_history_limit': 2, 'autolock': True})
     assert spec['Orchestration']['TaskHistoryRetentionLimit'] == 2
     assert spec['EncryptionConfig']['AutoLockManagers'] is True
     assert spec['Raft'] == SWARM['Spec']['Raft']
@@ -364,20 +366,20 @@ def node_params(**kw):
     (node_params(node='198.18.6.14', state='absent'), ['drain', 'wait until down', 'remove']),
 ])
 def test_swarm_node_check_mode_writes_nothing(desired, actions):
-    result = _swarm.run_swarm_node(FakeClient(ReadOnlyAPI(MANAGER, SWARM, API_NODES)), desired, check_mode=True)
+    result = _swarm_node.run_swarm_node(FakeClient(ReadOnlyAPI(MANAGER, SWARM, API_NODES)), desired, check_mode=True)
     assert result['changed'] is True
     assert result['actions'] == actions
 
 
 def test_swarm_node_refuses_demotion_in_check_mode_too():
     with pytest.raises(FabricError, match='Refusing to demote.*unreachable'):
-        _swarm.run_swarm_node(FakeClient(ReadOnlyAPI(MANAGER, SWARM, API_NODES)),
+        _swarm_node.run_swarm_node(FakeClient(ReadOnlyAPI(MANAGER, SWARM, API_NODES)),
                               node_params(node='n2', role='worker'), check_mode=True)
 
 
 def test_swarm_node_on_a_worker_says_where_to_run():
     with pytest.raises(FabricError, match='runs against a swarm manager'):
-        _swarm.run_swarm_node(FakeClient(ReadOnlyAPI(WORKER)), node_params(node='n1'), check_mode=True)
+        _swarm_node.run_swarm_node(FakeClient(ReadOnlyAPI(WORKER)), node_params(node='n1'), check_mode=True)
 
 
 @pytest.mark.parametrize('timeout, ok', [(120, True), (1, True), (0, False), (-5, False), (None, True)])
@@ -393,10 +395,10 @@ def test_wait_timeout_must_be_positive(timeout, ok):
                                         ({' ': 'a'}, False), ({'my zone': 'a'}, False), (None, True)])
 def test_node_label_keys(labels, ok):
     if ok:
-        _swarm.check_node_labels(labels)
+        _swarm_nodes.check_node_labels(labels)
         return
     with pytest.raises(FabricError, match='is not a usable label key'):
-        _swarm.check_node_labels(labels)
+        _swarm_nodes.check_node_labels(labels)
 
 
 def test_a_swarm_write_that_fails_reports_the_writes_before_it():
@@ -407,7 +409,24 @@ def test_a_swarm_write_that_fails_reports_the_writes_before_it():
     def refuse():
         raise FabricError('no')
     writer = _swarm.Writer(Client(), False)
-    writer('promote', 'promoting', lambda: None)
     with pytest.raises(FabricError) as info:
-        writer('set labels', 'updating', refuse)
-    assert info.value.details == {'changed': True, 'done': ['promote']}
+        with writer.reporting():
+            writer.write_as('promote', 'promoting', lambda: None)
+            writer.write_as('set labels', 'updating', refuse)
+    assert {k: info.value.details[k] for k in ('changed', 'done')} == {'changed': True, 'done': ['promote']}
+
+
+@pytest.mark.parametrize('status_addr, manager_addr, expected', [
+    ('198.18.1.12', '198.18.1.12:2377', '198.18.1.12'),   # the usual case
+    ('0.0.0.0', '198.18.1.11:2377', '198.18.1.11'),       # Docker's placeholder on a manager
+    ('0.0.0.0', '[fd00::11]:2377', 'fd00::11'),
+    ('', None, None),
+    (None, None, None),
+])
+def test_one_node_address_rule_for_every_view(status_addr, manager_addr, expected):
+    from ansible_collections.docknet.fabric.plugins.module_utils._swarm_info import describe_node
+    node = {'ID': 'n1', 'Status': {'Addr': status_addr}, 'Spec': {'Role': 'manager' if manager_addr else 'worker'}}
+    if manager_addr:
+        node['ManagerStatus'] = {'Addr': manager_addr, 'Reachability': 'reachable'}
+    assert _swarm_nodes.node_addr(status_addr, manager_addr) == expected
+    assert _swarm_nodes.node_view(node)['addr'] == describe_node(node)['addr'] == expected

@@ -76,3 +76,27 @@ def test_a_failure_before_any_write_reports_no_change(check_mode):
             raise FabricError('bad input')
     assert info.value.details.get('changed') in (None, False)
     assert not info.value.details.get('done')
+
+
+def test_write_as_records_the_action_and_describes_the_call():
+    seen = []
+
+    class Client:
+        check_mode = False
+
+        def call(self, doing, method, *args, **kwargs):
+            seen.append(doing)
+            return method(*args, **kwargs)
+
+    writer = Writer(Client(), False)
+    writer.write_as('promote', 'promoting node n2', lambda: 'ok')
+    writer.record('set labels')        # done by the same update call
+    assert seen == ['promoting node n2']
+    assert writer.done == writer.actions == ['promote', 'set labels']
+
+
+def test_check_mode_actions_are_the_planned_ones():
+    writer = Writer(object(), True)
+    writer.write_as('init', 'initialising a swarm', None)
+    writer.record('wait until down')
+    assert writer.done == [] and writer.actions == ['init', 'wait until down']
