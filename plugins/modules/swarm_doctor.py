@@ -196,7 +196,8 @@ from ansible_collections.docknet.fabric.plugins.module_utils._client import (
     FabricError,
     connection_argument_spec,
 )
-from ansible_collections.docknet.fabric.plugins.module_utils._doctor import CHECKS, run_doctor
+from ansible_collections.docknet.fabric.plugins.module_utils._doctor import run_doctor
+from ansible_collections.docknet.fabric.plugins.module_utils._doctor_catalogue import CHECKS
 
 
 def examine(module):

@@ -9,6 +9,8 @@ import string
 import pytest
 
 from ansible_collections.docknet.fabric.plugins.module_utils import _doctor as d
+from ansible_collections.docknet.fabric.plugins.module_utils import _doctor_catalogue as cat
+from ansible_collections.docknet.fabric.plugins.module_utils import _doctor_diagnosis as diag
 from ansible_collections.docknet.fabric.plugins.module_utils._client import FabricError
 
 LINKS = '''1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue qlen 1000\\    link/loopback 00:00:00:00:00:00
@@ -29,16 +31,16 @@ unreachable 10.66.0.0/16
 
 
 def test_parse_links_addresses_routes():
-    assert d.parse_links(LINKS) == {'lo': 65536, 'eth0': 1400, 'docker_gwbridge': 1500}
-    assert d.parse_addresses(ADDRS) == {'127.0.0.1': 'lo', '198.18.1.12': 'eth0', 'fe80::1': 'eth0'}
-    assert [(r['prefix'], r['dev']) for r in d.parse_routes(ROUTES)] == [
+    assert diag.parse_links(LINKS) == {'lo': 65536, 'eth0': 1400, 'docker_gwbridge': 1500}
+    assert diag.parse_addresses(ADDRS) == {'127.0.0.1': 'lo', '198.18.1.12': 'eth0', 'fe80::1': 'eth0'}
+    assert [(r['prefix'], r['dev']) for r in diag.parse_routes(ROUTES)] == [
         ('198.18.1.0/24', 'eth0'), ('10.0.9.0/25', 'eth0'), ('172.18.0.0/16', 'docker_gwbridge'), ('fe80::/64', 'eth0')]
 
 
 def test_sections_and_tags():
     output = '=== links\nA\n=== tcp\nTCP gossip:node2 7946 1\nTCP manager:node1 2377 0\nnoise\n'
-    assert d.section(output, 'links') == 'A'
-    assert d.parse_tagged(d.section(output, 'tcp'), 'TCP') == [['gossip:node2', '7946', '1'], ['manager:node1', '2377', '0']]
+    assert diag.section(output, 'links') == 'A'
+    assert diag.parse_tagged(diag.section(output, 'tcp'), 'TCP') == [['gossip:node2', '7946', '1'], ['manager:node1', '2377', '0']]
 
 
 def matrix(spec, names=('n1', 'n2', 'n3')):
@@ -64,36 +66,36 @@ def matrix(spec, names=('n1', 'n2', 'n3')):
     (['n1>n3', 'n2>n3', 'n3>n1', 'n3>n2'], ('n3',), {'isolated': [], 'inbound': [], 'outbound': [], 'pairs': []}),
 ])
 def test_diagnose_matrix(failures, down, expected):
-    assert d.diagnose_matrix(matrix(failures), down=down) == expected
+    assert diag.diagnose_matrix(matrix(failures), down=down) == expected
 
 
 def test_diagnose_needs_two_peers_to_blame_a_node():
-    assert d.diagnose_matrix(matrix(['a>b'], names=('a', 'b')))['pairs'] == [('a', 'b')]
+    assert diag.diagnose_matrix(matrix(['a>b'], names=('a', 'b')))['pairs'] == [('a', 'b')]
 
 
 def test_diagnose_ignores_cells_not_tested():
     m = matrix(['n1>n3'])
     m['n2']['n3'] = 'skip'      # n2 could not probe: one failing source is not a whole column
-    assert d.diagnose_matrix(m) == {'isolated': [], 'inbound': [], 'outbound': [], 'pairs': [('n1', 'n3')]}
+    assert diag.diagnose_matrix(m) == {'isolated': [], 'inbound': [], 'outbound': [], 'pairs': [('n1', 'n3')]}
 
 
 def test_render_matrix_and_status():
     m = matrix(['n1>n2'])
-    assert d.render_matrix(m, 'gossip') == [
+    assert diag.render_matrix(m, 'gossip') == [
         'gossip (row -> column)', '      n1    n2    n3', 'n1    -     FAIL  ok', 'n2    ok    -     ok', 'n3    ok    ok    -']
-    assert d.matrix_status(m) == 'failed'
-    assert d.matrix_status(matrix([])) == 'ok'
-    assert d.matrix_status(d.empty_matrix(['a', 'b'])) == 'skipped'
+    assert diag.matrix_status(m) == 'failed'
+    assert diag.matrix_status(matrix([])) == 'ok'
+    assert diag.matrix_status(diag.empty_matrix(['a', 'b'])) == 'skipped'
     sized = matrix([])
     sized['n1']['n2'] = 1378
-    assert d.matrix_status(sized) == 'failed'
+    assert diag.matrix_status(sized) == 'failed'
 
 
 @pytest.mark.parametrize('options, mtu', [
     ({}, 1450), (None, 1450), ({'com.docker.network.driver.mtu': '1400'}, 1400), ({'com.docker.network.driver.mtu': 'x'}, 1450),
 ])
 def test_overlay_mtu(options, mtu):
-    assert d.overlay_mtu({'Options': options}) == mtu
+    assert diag.overlay_mtu({'Options': options}) == mtu
 
 
 @pytest.mark.parametrize('overlays, underlays, expected', [
@@ -103,14 +105,14 @@ def test_overlay_mtu(options, mtu):
     ({'jumbo': 8950}, {'n1': ('eth0', 9000), 'n2': ('eth0', 1500)}, [('n2', 1450)]),
 ])
 def test_mtu_config_findings(overlays, underlays, expected):
-    found = d.mtu_config_findings(overlays, underlays)
+    found = diag.mtu_config_findings(overlays, underlays)
     assert [(f['nodes'][0], int(f['fix'].split('at most ')[1].split(' ')[0])) for f in found] == expected
     for f in found:
         assert 'VXLAN' in f['cause'] and 'com.docker.network.driver.mtu' in f['fix']
 
 
 def test_mtu_config_names_the_largest_overlay_and_counts_the_rest():
-    found = d.mtu_config_findings({'web': 1450, 'x': 1420}, {'n1': ('eth0', 1400)})
+    found = diag.mtu_config_findings({'web': 1450, 'x': 1420}, {'n1': ('eth0', 1400)})
     assert found[0]['cause'] == 'n1: overlay web (and 1 more) has MTU 1450, but eth0 carries 1400 - 50 VXLAN bytes = 1350'
 
 
@@ -118,7 +120,7 @@ def test_bridge_devices():
     networks = [{'Driver': 'bridge', 'Id': 'abcdef1234567890', 'Options': {}},
                 {'Driver': 'bridge', 'Id': 'x', 'Options': {'com.docker.network.bridge.name': 'docker0'}},
                 {'Driver': 'overlay', 'Id': 'y'}]
-    assert d.bridge_devices(networks) == {'br-abcdef123456', 'docker0'}
+    assert diag.bridge_devices(networks) == {'br-abcdef123456', 'docker0'}
 
 
 @pytest.mark.parametrize('swarm, local, expected', [
@@ -136,11 +138,11 @@ def test_bridge_devices():
     ([('overlay a', 'not-a-prefix')], {'n1': [('route', '10.0.0.0/8')]}, []),
 ])
 def test_find_overlaps(swarm, local, expected):
-    assert d.find_overlaps(swarm, local) == expected
+    assert diag.find_overlaps(swarm, local) == expected
 
 
 def test_overlap_finding_says_which_overlay_to_move():
-    found = d.overlap_findings([('node2', 'overlay web 10.0.9.0/24', 'route 10.0.9.0/25 via 198.18.1.1 dev eth0')])[0]
+    found = diag.overlap_findings([('node2', 'overlay web 10.0.9.0/24', 'route 10.0.9.0/25 via 198.18.1.1 dev eth0')])[0]
     assert found['message'] == ('node2: overlay web 10.0.9.0/24 overlaps route 10.0.9.0/25 via 198.18.1.1 dev eth0. '
                                 'Fix: give overlay web a subnet that overlaps nothing on any node.')
     assert found['nodes'] == ['node2']
@@ -152,7 +154,7 @@ def test_overlap_finding_says_which_overlay_to_move():
     ('2026-11-28T12:10:00.5+01:00', 1795864200.5),
 ])
 def test_parse_docker_time(text, seconds):
-    assert d.parse_docker_time(text) == pytest.approx(seconds)
+    assert diag.parse_docker_time(text) == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize('offsets, codes', [
@@ -163,7 +165,7 @@ def test_parse_docker_time(text, seconds):
     ({'a': 9999.0}, []),                 # no reference
 ])
 def test_clock_findings(offsets, codes):
-    assert [f['code'] for f in d.clock_findings(offsets, 'm', 3600)] == codes
+    assert [f['code'] for f in diag.clock_findings(offsets, 'm', 3600)] == codes
 
 
 @pytest.mark.parametrize('managers, broken', [
@@ -174,7 +176,7 @@ def test_clock_findings(offsets, codes):
     ({}, False),
 ])
 def test_quorum(managers, broken):
-    found = d.quorum_finding(managers)
+    found = diag.quorum_finding(managers)
     assert (found is not None) == broken
     if found:
         assert found['code'] == 'no_quorum' and 'force-new-cluster' in found['fix']
@@ -184,18 +186,18 @@ SAMPLE_FIELDS = dict(node='node2', source='node1', target='node3', docker_host='
                      role='manager', message='', swarm_port=2377, cluster='abc', manager='node1', availability='drain',
                      reachability='unreachable', reachable=1, total=3, needed=2, detail='', port=7946, peers='node1, node3',
                      address='198.18.1.12', image='docknet/probe:latest', network='web', mtu=1450, interface='eth0',
-                     underlay=1400, overhead=50, room=1350, option=d.MTU_OPTION, largest=1372, where='node2',
+                     underlay=1400, overhead=50, room=1350, option=cat.MTU_OPTION, largest=1372, where='node2',
                      first='overlay a', second='route b', movable='overlay a', skew=4000.0, limit=3600,
-                     label=d.DOCTOR_LABEL, run='r1')
+                     label=cat.DOCTOR_LABEL, run='r1')
 
 
-@pytest.mark.parametrize('code', sorted(d.CATALOGUE))
+@pytest.mark.parametrize('code', sorted(cat.CATALOGUE))
 def test_every_message_has_a_cause_and_a_fix_in_one_line(code):
-    check, severity, cause, fix = d.CATALOGUE[code]
-    assert check in d.CHECKS and severity in ('error', 'warning')
+    check, severity, cause, fix = cat.CATALOGUE[code]
+    assert check in cat.CHECKS and severity in ('error', 'warning')
     used = {name for _t, name, _f, _c in string.Formatter().parse(cause + fix) if name}
     assert used <= set(SAMPLE_FIELDS), used - set(SAMPLE_FIELDS)
-    found = d.finding(code, **SAMPLE_FIELDS)
+    found = cat.finding(code, **SAMPLE_FIELDS)
     assert '\n' not in found['message'] and found['message'].endswith('.')
     assert found['message'].startswith(found['cause'])
     assert not found['fix'].endswith('.') and not found['cause'].endswith('.')
@@ -204,9 +206,9 @@ def test_every_message_has_a_cause_and_a_fix_in_one_line(code):
 def test_summary_puts_checks_first_then_findings():
     checks = {'nodes': {'status': 'ok'}, 'data_path': {'status': 'failed'}, 'control_plane': {'status': 'failed'},
               'clocks': {'status': 'ok', 'note': 'n'}}
-    findings = [d.finding('vxlan_isolated', node='n2', port=4789, address='a'),
-                d.finding('clock_drift', node='n3', manager='n1', skew=90.0)]
-    assert d.summarise(checks, findings) == [
+    findings = [cat.finding('vxlan_isolated', node='n2', port=4789, address='a'),
+                cat.finding('clock_drift', node='n3', manager='n1', skew=90.0)]
+    assert cat.summarise(checks, findings) == [
         'nodes         ok',
         'control_plane ok (the failing cells involve nodes that are down)',
         'data_path     FAILED',
@@ -224,7 +226,7 @@ def test_summary_puts_checks_first_then_findings():
 ])
 def test_normalise_nodes_rejects(nodes, message):
     with pytest.raises(FabricError) as caught:
-        d.normalise_nodes(nodes)
+        diag.normalise_nodes(nodes)
     assert caught.value.msg.startswith(message)
 
 
@@ -240,7 +242,7 @@ def test_bad_durations_fail_before_any_connection(params, message):
 
 
 def test_scripts_quote_and_tag():
-    host = d.host_script([('gossip:n2', '198.18.1.12', 7946)], 2)
+    host = diag.host_script([('gossip:n2', '198.18.1.12', 7946)], 2)
     assert 'nc -w 2 198.18.1.12 7946 -e true' in host and 'echo "TCP gossip:n2 7946 1"' in host
-    overlay = d.overlay_script([('n2', '10.0.0.3')], 1450, 14)
+    overlay = diag.overlay_script([('n2', '10.0.0.3')], 1450, 14)
     assert '-s 1422' in overlay and 'probe n2 10.0.0.3 &' in overlay and '+ 14 ))' in overlay
