@@ -1,6 +1,8 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PRIVATE to docknet.fabric: swarm_doctor's engine (the orchestration): why overlay traffic between swarm nodes fails, and what to do.
+"""PRIVATE to docknet.fabric: swarm_doctor's engine (the orchestration).
+
+Why overlay traffic between swarm nodes fails, and what to do.
 
 The doctor connects to every node's own daemon (``nodes[].docker_host``), reads the swarm from a
 manager and runs short-lived probe containers:

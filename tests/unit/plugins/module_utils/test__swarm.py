@@ -424,9 +424,11 @@ def test_a_swarm_write_that_fails_reports_the_writes_before_it():
     (None, None, None),
 ])
 def test_one_node_address_rule_for_every_view(status_addr, manager_addr, expected):
+    from ansible_collections.docknet.fabric.plugins.module_utils._doctor_checks import _known_node
     from ansible_collections.docknet.fabric.plugins.module_utils._swarm_info import describe_node
     node = {'ID': 'n1', 'Status': {'Addr': status_addr}, 'Spec': {'Role': 'manager' if manager_addr else 'worker'}}
     if manager_addr:
         node['ManagerStatus'] = {'Addr': manager_addr, 'Reachability': 'reachable'}
     assert _swarm_nodes.node_addr(status_addr, manager_addr) == expected
     assert _swarm_nodes.node_view(node)['addr'] == describe_node(node)['addr'] == expected
+    assert _known_node(node)['address'] == expected  # swarm_doctor reads nodes by the same view
