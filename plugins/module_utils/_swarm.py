@@ -369,9 +369,3 @@ def _converge(client, params, check_mode, writer):
                               'for the node to become a reachable manager')
     result.update(_facts(client, info_swarm, params))
     return result
-    info_swarm = read_info_swarm(client)
-    if params['state'] == 'join' and result['actions'] and params['role'] == 'manager':
-        info_swarm = wait_for(lambda: _manager_ready(read_info_swarm(client)), params['wait_timeout'],
-                              'for the node to become a reachable manager')
-    result.update(_facts(client, info_swarm, params))
-    return result
