@@ -62,6 +62,65 @@ def same_swarm(remote_addrs, remote_managers):
     return bool(known & wanted)
 
 
+def _plan_locked(params):
+    if params['state'] == 'absent' and params.get('force'):
+        return ['leave (force)']
+    if not params.get('unlock_key'):
+        raise FabricError('The node is a manager of a locked swarm (autolock is on and dockerd restarted). '
+                          'Give unlock_key (the key returned as unlock_key when autolock was enabled) '
+                          'to unlock it%s.' % (', or force=true to leave it' if params['state'] == 'absent' else ''))
+    # After the unlock the node is an active manager; the caller re-plans on live state.
+    return ['unlock']
+
+
+def _plan_absent(params, info_swarm):
+    if (info_swarm.get('LocalNodeState') or 'inactive') == 'inactive':
+        return []
+    if params.get('force'):
+        return ['leave (force)']
+    if role_of(info_swarm) == 'manager':
+        return ['demote self', 'leave']
+    return ['leave']
+
+
+def _plan_join(params, info_swarm):
+    role = role_of(info_swarm)
+    if (info_swarm.get('LocalNodeState') or 'inactive') == 'inactive':
+        return ['join as %s' % params['role']]
+    if not same_swarm(params['remote_addrs'], info_swarm.get('RemoteManagers')):
+        known = sorted(m.get('Addr', '') for m in info_swarm.get('RemoteManagers') or [])
+        raise FabricError('The node already belongs to another swarm (its managers: %s), not to the one at %s. '
+                          'Leave that swarm first (state=absent) if it should move.'
+                          % (', '.join(known) or 'unknown', ', '.join(params['remote_addrs'])))
+    if params['role'] == 'manager' and role == 'worker':
+        raise FabricError('The node is a worker of this swarm; joining cannot make it a manager. Promote it '
+                          'with docknet.fabric.swarm_node (role=manager) on a manager.')
+    if params['role'] == 'worker' and role == 'manager':
+        raise FabricError('The node is a manager of this swarm; joining cannot make it a worker. Demote it '
+                          'with docknet.fabric.swarm_node (role=worker) on a manager.')
+    return []
+
+
+def _plan_present(params, info_swarm, swarm):
+    desired = normalise_settings(params)
+    rotations = [label for option, label in ROTATIONS if params.get(option)]
+    if (info_swarm.get('LocalNodeState') or 'inactive') == 'inactive':
+        return ['init'], {}
+    if role_of(info_swarm) == 'worker':
+        if desired or rotations or any(params.get(o) is not None for o in INIT_ONLY):
+            raise FabricError('The node is a worker: swarm settings are read and changed on a manager. '
+                              'Run state=present against a manager, or use state=join for workers.')
+        return [], {}
+    conflicts = init_only_conflicts(params, swarm or {}, info_swarm.get('NodeAddr'))
+    if conflicts:
+        raise FabricError('Settings fixed when the swarm was created differ from the live swarm (%s): they need '
+                          're-initialisation (leave the swarm and init it again). Leave the options out, or '
+                          'set them to the live values.' % '; '.join(conflicts))
+    changes = settings_changes(desired, live_settings((swarm or {}).get('Spec')))
+    actions = ['update settings: %s' % ', '.join(sorted(changes))] if changes else []
+    return actions + rotations, changes
+
+
 def plan_swarm(params, info_swarm, swarm=None):
     """The actions that bring the node to the declared swarm state, from its live state.
 
@@ -70,10 +129,7 @@ def plan_swarm(params, info_swarm, swarm=None):
     where changes maps setting -> (live, wanted). Raises FabricError for what
     must not be done.
     """
-    state = params['state']
     local = info_swarm.get('LocalNodeState') or 'inactive'
-    role = role_of(info_swarm)
-    actions, changes = [], {}
     if local == 'pending':
         raise FabricError('The node is still joining a swarm (state pending). Wait, or leave it with '
                           'state=absent and force=true.')
@@ -81,61 +137,12 @@ def plan_swarm(params, info_swarm, swarm=None):
         raise FabricError('The node is in swarm state error: %s. Leave it with state=absent and force=true.'
                           % (info_swarm.get('Error') or 'no detail'))
     if local == 'locked':
-        if state == 'absent' and params.get('force'):
-            return ['leave (force)'], changes
-        if not params.get('unlock_key'):
-            raise FabricError('The node is a manager of a locked swarm (autolock is on and dockerd restarted). '
-                              'Give unlock_key (the key returned as unlock_key when autolock was enabled) '
-                              'to unlock it%s.' % (', or force=true to leave it' if state == 'absent' else ''))
-        actions.append('unlock')
-        # After the unlock the node is an active manager; the caller re-plans on live state.
-        return actions, changes
-
-    if state == 'absent':
-        if local == 'inactive':
-            return actions, changes
-        if params.get('force'):
-            return ['leave (force)'], changes
-        if role == 'manager':
-            return ['demote self', 'leave'], changes
-        return ['leave'], changes
-
-    if state == 'join':
-        if local == 'inactive':
-            return ['join as %s' % params['role']], changes
-        if not same_swarm(params['remote_addrs'], info_swarm.get('RemoteManagers')):
-            known = sorted(m.get('Addr', '') for m in info_swarm.get('RemoteManagers') or [])
-            raise FabricError('The node already belongs to another swarm (its managers: %s), not to the one at %s. '
-                              'Leave that swarm first (state=absent) if it should move.'
-                              % (', '.join(known) or 'unknown', ', '.join(params['remote_addrs'])))
-        if params['role'] == 'manager' and role == 'worker':
-            raise FabricError('The node is a worker of this swarm; joining cannot make it a manager. Promote it '
-                              'with docknet.fabric.swarm_node (role=manager) on a manager.')
-        if params['role'] == 'worker' and role == 'manager':
-            raise FabricError('The node is a manager of this swarm; joining cannot make it a worker. Demote it '
-                              'with docknet.fabric.swarm_node (role=worker) on a manager.')
-        return actions, changes
-
-    # state == present
-    desired = normalise_settings(params)
-    rotations = [label for option, label in ROTATIONS if params.get(option)]
-    if local == 'inactive':
-        return ['init'], changes
-    if role == 'worker':
-        if desired or rotations or any(params.get(o) is not None for o in INIT_ONLY):
-            raise FabricError('The node is a worker: swarm settings are read and changed on a manager. '
-                              'Run state=present against a manager, or use state=join for workers.')
-        return actions, changes
-    conflicts = init_only_conflicts(params, swarm or {}, info_swarm.get('NodeAddr'))
-    if conflicts:
-        raise FabricError('Settings fixed when the swarm was created differ from the live swarm (%s): they need '
-                          're-initialisation (leave the swarm and init it again). Leave the options out, or '
-                          'set them to the live values.' % '; '.join(conflicts))
-    changes = settings_changes(desired, live_settings((swarm or {}).get('Spec')))
-    if changes:
-        actions.append('update settings: %s' % ', '.join(sorted(changes)))
-    actions.extend(rotations)
-    return actions, changes
+        return _plan_locked(params), {}
+    if params['state'] == 'absent':
+        return _plan_absent(params, info_swarm), {}
+    if params['state'] == 'join':
+        return _plan_join(params, info_swarm), {}
+    return _plan_present(params, info_swarm, swarm)
 
 
 def check_wait_timeout(params):
@@ -356,12 +363,6 @@ def _converge(client, params, check_mode, writer):
     if check_mode and result['actions']:
         result.update(_predicted_facts(info_swarm, run.after))
         return result
-    info_swarm = read_info_swarm(client)
-    if params['state'] == 'join' and result['actions'] and params['role'] == 'manager':
-        info_swarm = wait_for(lambda: _manager_ready(read_info_swarm(client)), params['wait_timeout'],
-                              'for the node to become a reachable manager')
-    result.update(_facts(client, info_swarm, params))
-    return result
     info_swarm = read_info_swarm(client)
     if params['state'] == 'join' and result['actions'] and params['role'] == 'manager':
         info_swarm = wait_for(lambda: _manager_ready(read_info_swarm(client)), params['wait_timeout'],
