@@ -602,10 +602,10 @@ from ansible_collections.docknet.fabric.plugins.module_utils._client import (
     connection_argument_spec,
     run_module,
 )
-from ansible_collections.docknet.fabric.plugins.module_utils._service import (
+from ansible_collections.docknet.fabric.plugins.module_utils._service import run
+from ansible_collections.docknet.fabric.plugins.module_utils._service_args import (
     MODULE_KWARGS,
     argument_spec,
-    run,
 )
 
 
