@@ -194,6 +194,20 @@ def test_first_update_config_starts_from_dockers_defaults():
     assert merged['UpdateConfig'] == dict(svc_spec.UPDATE_DEFAULTS, Monitor=2 * S)
 
 
+
+@pytest.mark.parametrize('option, value, path, expected', [
+    # The collection's one duration grammar: days and spaces between parts, as for the swarm settings.
+    ('stop_grace_period', '1d', ('TaskTemplate', 'ContainerSpec', 'StopGracePeriod'), 86400 * S),
+    ('stop_grace_period', '1m 30s', ('TaskTemplate', 'ContainerSpec', 'StopGracePeriod'), 90 * S),
+    ('update_config', {'delay': '2d'}, ('UpdateConfig', 'Delay'), 2 * 86400 * S),
+])
+def test_service_durations_take_days_and_spaces(option, value, path, expected):
+    spec = svc_spec.merge(None, svc_spec.partial_spec(params(image='img', **{option: value}), RESOLVED, None), 'web')
+    for key in path:
+        spec = spec[key]
+    assert spec == expected
+
+
 def test_every_option_lands_where_docker_expects_it():
     p = params(image='img', command='sleep 1', args=['x'], env=['A=1'], labels={'l': 1}, container_labels={'c': 'd'},
                hostname='h', user='nobody', workdir='/tmp', init=True, stop_signal='SIGINT', stop_grace_period='2s',
