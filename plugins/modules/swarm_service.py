@@ -244,11 +244,11 @@ options:
         type: dict
         version_added: 0.1.0
         suboptions:
-          cpus:
+          cpus: &resource_cpus
             description: CPUs, like V(0.5).
             type: float
             version_added: 0.1.0
-          memory:
+          memory: &resource_memory
             description: Memory, like V(512M) or V(1G).
             type: str
             version_added: 0.1.0
@@ -261,14 +261,8 @@ options:
         type: dict
         version_added: 0.1.0
         suboptions:
-          cpus:
-            description: CPUs, like V(0.5).
-            type: float
-            version_added: 0.1.0
-          memory:
-            description: Memory, like V(512M) or V(1G).
-            type: str
-            version_added: 0.1.0
+          cpus: *resource_cpus
+          memory: *resource_memory
   healthcheck: &opt_healthcheck
     description: The containers' health check, replacing the image's. O(healthcheck.test=NONE) disables it.
     type: dict
@@ -602,10 +596,10 @@ from ansible_collections.docknet.fabric.plugins.module_utils._client import (
     connection_argument_spec,
     run_module,
 )
-from ansible_collections.docknet.fabric.plugins.module_utils._service import (
+from ansible_collections.docknet.fabric.plugins.module_utils._service import run
+from ansible_collections.docknet.fabric.plugins.module_utils._service_args import (
     MODULE_KWARGS,
     argument_spec,
-    run,
 )
 
 

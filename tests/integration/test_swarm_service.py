@@ -9,7 +9,6 @@ checked with endpoint_mode dnsrr and host-mode ports.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
@@ -17,6 +16,7 @@ import docker
 import pytest
 
 from harness import unique
+from service_records import failed, ok
 
 pytestmark = pytest.mark.lab
 
@@ -53,26 +53,6 @@ def scene(swarm):
                 time.sleep(1)
         secret.remove()
         config.remove()
-
-
-def ok(run, index, changed=None):
-    """Task ``index`` of a play succeeded (by the recorder's status: ansible-core 2.19 drops ``failed``)."""
-    record = run.records[index]
-    assert record['status'] == 'ok', record
-    if changed is not None:
-        assert record['result'].get('changed') is changed, record
-    return record['result']
-
-
-def failed(run, index, *fragments):
-    """Task ``index`` failed with a one-line message holding every fragment, and no traceback."""
-    record = run.records[index]
-    assert record['status'] == 'failed', record
-    msg = record['result'].get('msg', '')
-    for fragment in fragments:
-        assert fragment in msg, (fragment, msg)
-    assert '\n' not in msg and 'Traceback' not in json.dumps(record['result']), record
-    return record['result']
 
 
 def running_tasks(client, name):

@@ -5,7 +5,6 @@ the teardown race (issue 17) and a manager killed during an update (issue 11).""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -14,29 +13,12 @@ import pytest
 import yaml
 
 from harness import ANSIBLE_PLAYBOOK, LAB_SCRIPT, unique
+from service_records import failed, ok
 
 pytestmark = pytest.mark.lab
 
 IMAGE = 'docknet/probe:latest'
 MODULE = 'docknet.fabric.swarm_service'
-
-
-def ok(run, index, changed=None):
-    record = run.records[index]
-    assert record['status'] == 'ok', record
-    if changed is not None:
-        assert record['result'].get('changed') is changed, record
-    return record['result']
-
-
-def failed(run, index, *fragments):
-    record = run.records[index]
-    assert record['status'] == 'failed', record
-    msg = record['result'].get('msg', '')
-    for fragment in fragments:
-        assert fragment in msg, (fragment, msg)
-    assert '\n' not in msg and 'Traceback' not in json.dumps(record['result']), record
-    return record['result']
 
 
 def by_name(result):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from ansible_collections.docknet.fabric.plugins.module_utils import _service as svc
+from ansible_collections.docknet.fabric.plugins.module_utils import _service_args as svc
 
 ROLE = Path(__file__).resolve().parents[3] / 'roles' / 'swarm_services'
 MODULE = 'docknet.fabric.swarm_service'

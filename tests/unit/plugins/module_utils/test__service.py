@@ -9,9 +9,13 @@ import copy
 import pytest
 
 from ansible_collections.docknet.fabric.plugins.module_utils import _service as svc
+from ansible_collections.docknet.fabric.plugins.module_utils import _service_checks as svc_checks
+from ansible_collections.docknet.fabric.plugins.module_utils import _service_spec as svc_spec
+from ansible_collections.docknet.fabric.plugins.module_utils import _service_tasks as svc_tasks
+from ansible_collections.docknet.fabric.plugins.module_utils import _values as values
 from ansible_collections.docknet.fabric.plugins.module_utils._client import DockerClient, FabricError
 
-S = svc.SECOND
+S = svc_spec.SECOND
 
 
 @pytest.mark.parametrize('value, expected', [
@@ -19,13 +23,13 @@ S = svc.SECOND
     (2, 2 * S), ('1.5s', int(1.5 * S)), ('0', 0), ('250us', 250000),
 ])
 def test_parse_duration(value, expected):
-    assert svc.parse_duration(value, 'delay') == expected
+    assert values.parse_duration(value, 'delay') == expected
 
 
 @pytest.mark.parametrize('value', ['10x', 'soon', '', '1s2', True, '-1s'])
 def test_parse_duration_rejects(value):
     with pytest.raises(FabricError, match='delay: .* is not a duration'):
-        svc.parse_duration(value, 'delay')
+        values.parse_duration(value, 'delay')
 
 
 @pytest.mark.parametrize('value, expected', [
@@ -33,13 +37,13 @@ def test_parse_duration_rejects(value):
     ('100', 100), ('64k', 65536), ('2mb', 2 * 1024 ** 2),
 ])
 def test_parse_bytes(value, expected):
-    assert svc.parse_bytes(value, 'memory') == expected
+    assert svc_spec.parse_bytes(value, 'memory') == expected
 
 
 @pytest.mark.parametrize('value', ['lots', '1X', True, '1.2.3M'])
 def test_parse_bytes_rejects(value):
     with pytest.raises(FabricError, match='memory: .* is not a size'):
-        svc.parse_bytes(value, 'memory')
+        svc_spec.parse_bytes(value, 'memory')
 
 
 @pytest.mark.parametrize('wanted, current, same', [
@@ -55,14 +59,14 @@ def test_parse_bytes_rejects(value):
     ('registry:5000/app', 'app', False),
 ])
 def test_same_image(wanted, current, same):
-    assert svc.same_image(wanted, current) is same
+    assert svc_spec.same_image(wanted, current) is same
 
 
 @pytest.mark.parametrize('value, expected', [
     ({'A': '1', 'B': 2}, ['A=1', 'B=2']), (['A=1', 'B=x=y'], ['A=1', 'B=x=y']), ({'E': None}, ['E=']),
 ])
 def test_env_list(value, expected):
-    assert svc.env_list(value) == expected
+    assert svc_spec.env_list(value) == expected
 
 
 @pytest.mark.parametrize('value, message', [
@@ -70,7 +74,7 @@ def test_env_list(value, expected):
 ])
 def test_env_list_rejects(value, message):
     with pytest.raises(FabricError, match=message):
-        svc.env_list(value)
+        svc_spec.env_list(value)
 
 
 @pytest.mark.parametrize('value, expected', [
@@ -78,7 +82,7 @@ def test_env_list_rejects(value, message):
     ("sh -c 'echo hi'", ['sh', '-c', 'echo hi']), ([1, 'a'], ['1', 'a']),
 ])
 def test_split_command(value, expected):
-    assert svc.split_command(value, 'command') == expected
+    assert svc_spec.split_command(value, 'command') == expected
 
 
 # What Docker 20.10 answers for a service created with a minimal spec.
@@ -95,12 +99,12 @@ DOCKER_MINIMAL = {
     {'Name': 'web', 'TaskTemplate': {'ContainerSpec': {'Image': 'docknet/probe'}},
      'EndpointSpec': {'Ports': [{'TargetPort': 80}]}},
     {'Name': 'web', 'TaskTemplate': {'ContainerSpec': {'Image': 'docknet/probe:latest'},
-                                     'RestartPolicy': dict(svc.RESTART_DEFAULTS)},
-     'UpdateConfig': dict(svc.UPDATE_DEFAULTS), 'RollbackConfig': dict(svc.UPDATE_DEFAULTS),
+                                     'RestartPolicy': dict(svc_spec.RESTART_DEFAULTS)},
+     'UpdateConfig': dict(svc_spec.UPDATE_DEFAULTS), 'RollbackConfig': dict(svc_spec.UPDATE_DEFAULTS),
      'Mode': {'Replicated': {}}, 'EndpointSpec': {'Mode': 'vip', 'Ports': [{'TargetPort': 80, 'Protocol': 'tcp'}]}},
 ])
 def test_dockers_defaults_are_no_difference(sent):
-    assert svc.differences(svc.normalise(sent), svc.normalise(DOCKER_MINIMAL)) == []
+    assert svc_spec.differences(svc_spec.normalise(sent), svc_spec.normalise(DOCKER_MINIMAL)) == []
 
 
 @pytest.mark.parametrize('change, path', [
@@ -112,7 +116,7 @@ def test_dockers_defaults_are_no_difference(sent):
 def test_real_changes_are_differences(change, path):
     changed = copy.deepcopy(DOCKER_MINIMAL)
     changed.update(change)
-    assert path in svc.differences(svc.normalise(DOCKER_MINIMAL), svc.normalise(changed))
+    assert path in svc_spec.differences(svc_spec.normalise(DOCKER_MINIMAL), svc_spec.normalise(changed))
 
 
 def test_order_docker_ignores_is_no_difference():
@@ -126,7 +130,7 @@ def test_order_docker_ignores_is_no_difference():
                             'Placement': {'Constraints': ['node.labels.a==b', 'node.role==worker']},
                             'Networks': [{'Target': 'n1', 'Aliases': []}, {'Target': 'n2', 'Aliases': ['x', 'y']}]},
            'EndpointSpec': {'Ports': [{'TargetPort': 1, 'PublishMode': 'host', 'Protocol': 'tcp'}, {'TargetPort': 2}]}}
-    assert svc.differences(svc.normalise(one), svc.normalise(two)) == []
+    assert svc_spec.differences(svc_spec.normalise(one), svc_spec.normalise(two)) == []
 
 
 def test_order_that_matters_is_a_difference():
@@ -134,7 +138,7 @@ def test_order_that_matters_is_a_difference():
                                               'DNSConfig': {'Nameservers': ['1.1.1.1', '8.8.8.8']}}}}
     two = {'TaskTemplate': {'ContainerSpec': {'Image': 'a', 'Command': ['b', 'a'],
                                               'DNSConfig': {'Nameservers': ['8.8.8.8', '1.1.1.1']}}}}
-    assert svc.differences(svc.normalise(one), svc.normalise(two)) == [
+    assert svc_spec.differences(svc_spec.normalise(one), svc_spec.normalise(two)) == [
         'TaskTemplate.ContainerSpec.Command', 'TaskTemplate.ContainerSpec.DNSConfig.Nameservers']
 
 
@@ -163,31 +167,45 @@ CURRENT = {
 
 
 def test_partial_update_keeps_what_is_not_given():
-    sets = svc.partial_spec(params(env={'A': '1', 'B': '3'}, image='docknet/probe'), RESOLVED, CURRENT)
+    sets = svc_spec.partial_spec(params(env={'A': '1', 'B': '3'}, image='docknet/probe'), RESOLVED, CURRENT)
     assert sets == [('TaskTemplate.ContainerSpec.Env', ['A=1', 'B=3'])]
-    merged = svc.merge(CURRENT, sets, 'web')
-    changed = svc.differences(svc.normalise(CURRENT), svc.normalise(merged))
+    merged = svc_spec.merge(CURRENT, sets, 'web')
+    changed = svc_spec.differences(svc_spec.normalise(CURRENT), svc_spec.normalise(merged))
     assert changed == ['TaskTemplate.ContainerSpec.Env']
-    assert svc.options_of(changed) == ['env']
+    assert svc_spec.options_of(changed) == ['env']
     assert merged['Mode'] == {'Replicated': {'Replicas': 3}}
     assert merged['TaskTemplate']['ContainerSpec']['Image'] == 'docknet/probe:latest@sha256:abc'
     assert CURRENT['TaskTemplate']['ContainerSpec']['Env'] == ['A=1', 'B=2']   # not mutated
 
 
 def test_new_service_gets_mode_and_job_restart_policy():
-    sets = svc.partial_spec(params(image='x', mode='replicated-job', replicas=3), RESOLVED, None)
-    spec = svc.merge(None, sets, 'job')
+    sets = svc_spec.partial_spec(params(image='x', mode='replicated-job', replicas=3), RESOLVED, None)
+    spec = svc_spec.merge(None, sets, 'job')
     assert spec['Mode'] == {'ReplicatedJob': {'TotalCompletions': 3, 'MaxConcurrent': 3}}
     assert spec['TaskTemplate']['RestartPolicy']['Condition'] == 'on-failure'
     assert spec['Name'] == 'job'
 
 
 def test_first_update_config_starts_from_dockers_defaults():
-    sets = svc.partial_spec(params(update_config={'monitor': '2s', 'parallelism': None, 'delay': None,
+    sets = svc_spec.partial_spec(params(update_config={'monitor': '2s', 'parallelism': None, 'delay': None,
                                                   'failure_action': None, 'max_failure_ratio': None,
                                                   'order': None}), RESOLVED, CURRENT)
-    merged = svc.merge(CURRENT, sets, 'web')
-    assert merged['UpdateConfig'] == dict(svc.UPDATE_DEFAULTS, Monitor=2 * S)
+    merged = svc_spec.merge(CURRENT, sets, 'web')
+    assert merged['UpdateConfig'] == dict(svc_spec.UPDATE_DEFAULTS, Monitor=2 * S)
+
+
+
+@pytest.mark.parametrize('option, value, path, expected', [
+    # The collection's one duration grammar: days and spaces between parts, as for the swarm settings.
+    ('stop_grace_period', '1d', ('TaskTemplate', 'ContainerSpec', 'StopGracePeriod'), 86400 * S),
+    ('stop_grace_period', '1m 30s', ('TaskTemplate', 'ContainerSpec', 'StopGracePeriod'), 90 * S),
+    ('update_config', {'delay': '2d'}, ('UpdateConfig', 'Delay'), 2 * 86400 * S),
+])
+def test_service_durations_take_days_and_spaces(option, value, path, expected):
+    spec = svc_spec.merge(None, svc_spec.partial_spec(params(image='img', **{option: value}), RESOLVED, None), 'web')
+    for key in path:
+        spec = spec[key]
+    assert spec == expected
 
 
 def test_every_option_lands_where_docker_expects_it():
@@ -203,7 +221,7 @@ def test_every_option_lands_where_docker_expects_it():
                secrets=[{'name': 's1', 'target': None, 'uid': None, 'gid': None, 'mode': 0o400}],
                dns=['10.0.0.2'], dns_search=['lab'], dns_options=['ndots:2'], replicas=2,
                restart_policy={'condition': 'on-failure', 'delay': None, 'max_attempts': 3, 'window': None})
-    spec = svc.merge(None, svc.partial_spec(p, RESOLVED, None), 'web')
+    spec = svc_spec.merge(None, svc_spec.partial_spec(p, RESOLVED, None), 'web')
     c = spec['TaskTemplate']['ContainerSpec']
     assert c['Command'] == ['sleep', '1'] and c['Args'] == ['x'] and c['Dir'] == '/tmp' and c['Init'] is True
     assert c['StopGracePeriod'] == 2 * S and c['Healthcheck'] == {'Test': ['CMD-SHELL', 'true'], 'Interval': 5 * S,
@@ -218,13 +236,13 @@ def test_every_option_lands_where_docker_expects_it():
                               'Preferences': [{'Spread': {'SpreadDescriptor': 'node.labels.zone'}}]}
     assert t['Resources'] == {'Limits': {'NanoCPUs': S // 2, 'MemoryBytes': 64 * 1024 ** 2, 'Pids': 10},
                               'Reservations': {'MemoryBytes': 32 * 1024 ** 2}}
-    assert t['RestartPolicy'] == dict(svc.RESTART_DEFAULTS, Condition='on-failure', MaxAttempts=3)
+    assert t['RestartPolicy'] == dict(svc_spec.RESTART_DEFAULTS, Condition='on-failure', MaxAttempts=3)
     assert spec['Labels'] == {'l': '1'} and spec['Mode'] == {'Replicated': {'Replicas': 2}}
     assert spec['EndpointSpec'] == {'Mode': 'vip', 'Ports': [{'Protocol': 'udp', 'TargetPort': 8080,
                                                               'PublishMode': 'host', 'PublishedPort': 80}]}
     # And the same options again against what was created: nothing to do.
-    again = svc.merge(spec, svc.partial_spec(p, RESOLVED, spec), 'web')
-    assert svc.differences(svc.normalise(spec), svc.normalise(again)) == []
+    again = svc_spec.merge(spec, svc_spec.partial_spec(p, RESOLVED, spec), 'web')
+    assert svc_spec.differences(svc_spec.normalise(spec), svc_spec.normalise(again)) == []
 
 
 @pytest.mark.parametrize('given, message', [
@@ -237,7 +255,7 @@ def test_every_option_lands_where_docker_expects_it():
 ])
 def test_validate_params(given, message):
     with pytest.raises(FabricError, match=message):
-        svc.validate_params(params(**given))
+        svc_checks.validate_params(params(**given))
 
 
 @pytest.mark.parametrize('spec, message', [
@@ -247,11 +265,11 @@ def test_validate_params(given, message):
 ])
 def test_validate_spec(spec, message):
     with pytest.raises(FabricError, match=message):
-        svc.validate_spec(spec, 'swarm_service x')
+        svc_checks.validate_spec(spec, 'swarm_service x')
 
 
 def test_dnsrr_with_host_ports_is_fine():
-    svc.validate_spec({'EndpointSpec': {'Mode': 'dnsrr', 'Ports': [{'TargetPort': 80, 'PublishMode': 'host'}]},
+    svc_checks.validate_spec({'EndpointSpec': {'Mode': 'dnsrr', 'Ports': [{'TargetPort': 80, 'PublishMode': 'host'}]},
                        'TaskTemplate': {'ContainerSpec': {'Image': 'a'}}}, 'swarm_service x')
 
 
@@ -270,8 +288,8 @@ OTHER = {'ID': 'o1', 'Spec': {'Name': 'other', 'EndpointSpec': {'Ports': [
 ])
 def test_port_conflicts(port, taken):
     spec = {'EndpointSpec': {'Ports': [dict({'TargetPort': 1}, **port)]}}
-    assert svc.port_conflicts(spec, [OTHER], 'me') == taken
-    assert svc.port_conflicts(spec, [OTHER], 'o1') == []
+    assert svc_checks.port_conflicts(spec, [OTHER], 'me') == taken
+    assert svc_checks.port_conflicts(spec, [OTHER], 'o1') == []
 
 
 @pytest.mark.parametrize('text, before', [
@@ -279,7 +297,7 @@ def test_port_conflicts(port, taken):
     ('2026-11-27T19:49:29Z', '2026-11-27T19:49:29.000000001Z'),
 ])
 def test_timestamps_sort_in_time_order(text, before):
-    assert svc.timestamp(text) < svc.timestamp(before)
+    assert svc_tasks.timestamp(text) < svc_tasks.timestamp(before)
 
 
 TEMPLATE = {'ContainerSpec': {'Image': 'a', 'Command': ['new']}, 'ForceUpdate': 0, 'Runtime': 'container'}
@@ -321,21 +339,21 @@ def service(replicas=2, update=None, mode=None):
      [task(TEMPLATE, 'complete', desired='complete', node=n) for n in 'ab'], None, 'done'),
 ])
 def test_convergence(svc_, tasks, nodes, outcome):
-    assert svc.convergence(svc_, tasks, nodes)[0] == outcome
+    assert svc_tasks.convergence(svc_, tasks, nodes)[0] == outcome
 
 
 def test_old_failures_of_the_same_spec_do_not_count():
     tasks = [task(TEMPLATE, 'failed', desired='shutdown', created='2026-01-01T00:00:01Z', node=n) for n in 'ab']
-    assert svc.convergence(service(), tasks, since='2026-01-01T00:00:05Z')[0] == 'pending'
-    assert svc.convergence(service(), tasks)[0] == 'failed'
+    assert svc_tasks.convergence(service(), tasks, since='2026-01-01T00:00:05Z')[0] == 'pending'
+    assert svc_tasks.convergence(service(), tasks)[0] == 'failed'
 
 
 def test_rollback_in_progress_is_pending_then_done():
     rolled = {'Spec': {'TaskTemplate': OLD, 'Mode': {'Replicated': {'Replicas': 1}}},
               'UpdateStatus': {'State': 'rollback_started'}}
-    assert svc.convergence(rolled, [task(OLD, 'running')], rolling_back=True)[0] == 'pending'
+    assert svc_tasks.convergence(rolled, [task(OLD, 'running')], rolling_back=True)[0] == 'pending'
     rolled['UpdateStatus']['State'] = 'rollback_completed'
-    assert svc.convergence(rolled, [task(OLD, 'running')], rolling_back=True)[0] == 'done'
+    assert svc_tasks.convergence(rolled, [task(OLD, 'running')], rolling_back=True)[0] == 'done'
 
 
 # --- check mode writes nothing -------------------------------------------------
@@ -426,7 +444,7 @@ def test_port_taken_fails_before_any_write():
 
 def test_rollback_on_failure_needs_wait():
     with pytest.raises(FabricError, match='rollback_on_failure needs wait: true'):
-        svc.validate_params(params(rollback_on_failure=True, wait=False))
+        svc_checks.validate_params(params(rollback_on_failure=True, wait=False))
 
 
 # --- a failed update, rolled back: the writes and the report ----------------------
@@ -514,7 +532,7 @@ def test_failed_update_reports_errors_and_rolls_back_when_asked(rollback):
       {'name': 'back', 'aliases': ['api'], 'driver_opts': None}]),
 ])
 def test_network_entries_accept_names_and_dicts(given, expected):
-    assert svc.network_entries(given, 'swarm_service web') == expected
+    assert svc_checks.network_entries(given, 'swarm_service web') == expected
 
 
 @pytest.mark.parametrize('given, message', [
@@ -525,5 +543,5 @@ def test_network_entries_accept_names_and_dicts(given, expected):
 ])
 def test_network_entries_reject(given, message):
     with pytest.raises(FabricError) as caught:
-        svc.network_entries(given, 'swarm_service web')
+        svc_checks.network_entries(given, 'swarm_service web')
     assert caught.value.msg.startswith(message)

@@ -9,18 +9,22 @@ import copy
 import pytest
 
 from ansible_collections.docknet.fabric.plugins.module_utils import _service as svc
+from ansible_collections.docknet.fabric.plugins.module_utils import _service_args as svc_args
+from ansible_collections.docknet.fabric.plugins.module_utils import _service_checks as svc_checks
+from ansible_collections.docknet.fabric.plugins.module_utils import _service_tasks as svc_tasks
+from ansible_collections.docknet.fabric.plugins.module_utils import _values as values
 from ansible_collections.docknet.fabric.plugins.module_utils._client import DockerClient, FabricError
 
 
 def entry(name, **given):
-    out = dict((key, None) for key in svc.SERVICE_OPTIONS)
+    out = dict((key, None) for key in svc_args.SERVICE_OPTIONS)
     out.update(name=name, state=None, wait=None, wait_timeout=None, rollback_on_failure=None)
     out.update(given)
     return out
 
 
 def top(services, **given):
-    out = dict((key, None) for key in svc.SERVICE_OPTIONS)
+    out = dict((key, None) for key in svc_args.SERVICE_OPTIONS)
     out.update(name=None, state='present', wait=True, wait_timeout=60, rollback_on_failure=False, services=services)
     out.update(given)
     return out
@@ -141,7 +145,7 @@ class Clock:
 
 def run(api, params, check_mode=False):
     clock = Clock()
-    entries, list_form = svc.entries_of(params)
+    entries, list_form = svc_args.entries_of(params)
     engine = svc.ServicesEngine(DockerClient(api, 'unix:///x.sock', None), entries, check_mode=check_mode,
                                 sleep=clock.sleep, clock=clock, list_form=list_form)
     return engine.run(), clock
@@ -252,7 +256,7 @@ def test_a_port_released_by_one_service_of_the_task_can_be_taken_by_another():
     ([{'name': 'a', 'action': 'none', 'wait': 'in progress'}], {'in progress': ['a']}),
 ])
 def test_group_waits(plans, groups):
-    assert svc.group_waits(plans) == groups
+    assert svc_tasks.group_waits(plans) == groups
 
 
 TEMPLATE = {'ContainerSpec': {'Image': 'a'}}
@@ -272,7 +276,7 @@ def test_update_in_progress(state, task_specs, why):
     if state:
         service['UpdateStatus'] = {'State': state}
     tasks = [{'Spec': s, 'DesiredState': 'running'} for s in task_specs]
-    assert svc.update_in_progress(service, tasks) == why
+    assert svc_tasks.update_in_progress(service, tasks) == why
 
 
 def test_an_unchanged_service_under_update_is_waited_for_and_reported():
@@ -286,7 +290,7 @@ def test_an_unchanged_service_under_update_is_waited_for_and_reported():
 
     clock = Clock()
     engine = svc.ServicesEngine(DockerClient(api, 'unix:///x.sock', None),
-                                svc.entries_of(top([entry('a', replicas=1)]))[0], sleep=finish, clock=clock,
+                                svc_args.entries_of(top([entry('a', replicas=1)]))[0], sleep=finish, clock=clock,
                                 list_form=True)
     result = engine.run()
     assert result['changed'] is False
@@ -308,7 +312,7 @@ def test_an_unchanged_service_under_update_is_waited_for_and_reported():
 def test_input_checks(given, message):
     params = dict(entry('web', state='present', wait=True, wait_timeout=60, rollback_on_failure=False), **given)
     with pytest.raises(FabricError) as caught:
-        svc.validate_params(params)
+        svc_checks.validate_params(params)
     assert caught.value.msg.startswith(message) or message in caught.value.msg, caught.value.msg
     assert '\n' not in caught.value.msg
 
@@ -316,7 +320,7 @@ def test_input_checks(given, message):
 @pytest.mark.parametrize('value', [-1, -0.5])
 def test_negative_durations_are_refused(value):
     with pytest.raises(FabricError, match='stop_grace_period: .* is negative'):
-        svc.parse_duration(value, 'stop_grace_period')
+        values.parse_duration(value, 'stop_grace_period')
 
 
 @pytest.mark.parametrize('params, message', [
@@ -326,11 +330,11 @@ def test_negative_durations_are_refused(value):
 ])
 def test_list_form_refusals(params, message):
     with pytest.raises(FabricError, match=message):
-        svc.entries_of(params)
+        svc_args.entries_of(params)
 
 
 def test_entries_inherit_the_top_level_defaults():
-    entries, list_form = svc.entries_of(top([entry('a'), entry('b', state='absent', wait_timeout=5)], wait_timeout=30,
+    entries, list_form = svc_args.entries_of(top([entry('a'), entry('b', state='absent', wait_timeout=5)], wait_timeout=30,
                                             rollback_on_failure=True))
     assert list_form is True
     assert [(e['state'], e['wait'], e['wait_timeout'], e['rollback_on_failure']) for e in entries] == [
