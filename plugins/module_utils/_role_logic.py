@@ -1,6 +1,6 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure decisions the roles make from live state, behind the filters of plugins/filter/swarm_roles.py.
+"""PRIVATE to docknet.fabric: pure decisions the roles make from live state, behind the filters of plugins/filter/swarm_roles.py.
 
 Plain Python instead of Jinja programs in the roles, so each rule is tested by a table (tests/unit/roles).
 """

@@ -188,11 +188,10 @@ def test_new_service_gets_mode_and_job_restart_policy():
 
 def test_first_update_config_starts_from_dockers_defaults():
     sets = svc_spec.partial_spec(params(update_config={'monitor': '2s', 'parallelism': None, 'delay': None,
-                                                  'failure_action': None, 'max_failure_ratio': None,
-                                                  'order': None}), RESOLVED, CURRENT)
+                                                       'failure_action': None, 'max_failure_ratio': None,
+                                                       'order': None}), RESOLVED, CURRENT)
     merged = svc_spec.merge(CURRENT, sets, 'web')
     assert merged['UpdateConfig'] == dict(svc_spec.UPDATE_DEFAULTS, Monitor=2 * S)
-
 
 
 @pytest.mark.parametrize('option, value, path, expected', [
@@ -270,7 +269,7 @@ def test_validate_spec(spec, message):
 
 def test_dnsrr_with_host_ports_is_fine():
     svc_checks.validate_spec({'EndpointSpec': {'Mode': 'dnsrr', 'Ports': [{'TargetPort': 80, 'PublishMode': 'host'}]},
-                       'TaskTemplate': {'ContainerSpec': {'Image': 'a'}}}, 'swarm_service x')
+                             'TaskTemplate': {'ContainerSpec': {'Image': 'a'}}}, 'swarm_service x')
 
 
 OTHER = {'ID': 'o1', 'Spec': {'Name': 'other', 'EndpointSpec': {'Ports': [

@@ -335,7 +335,7 @@ def test_list_form_refusals(params, message):
 
 def test_entries_inherit_the_top_level_defaults():
     entries, list_form = svc_args.entries_of(top([entry('a'), entry('b', state='absent', wait_timeout=5)], wait_timeout=30,
-                                            rollback_on_failure=True))
+                                                 rollback_on_failure=True))
     assert list_form is True
     assert [(e['state'], e['wait'], e['wait_timeout'], e['rollback_on_failure']) for e in entries] == [
         ('present', True, 30, True), ('absent', True, 5, True)]

@@ -374,7 +374,7 @@ def test_swarm_node_check_mode_writes_nothing(desired, actions):
 def test_swarm_node_refuses_demotion_in_check_mode_too():
     with pytest.raises(FabricError, match='Refusing to demote.*unreachable'):
         _swarm_node.run_swarm_node(FakeClient(ReadOnlyAPI(MANAGER, SWARM, API_NODES)),
-                              node_params(node='n2', role='worker'), check_mode=True)
+                                   node_params(node='n2', role='worker'), check_mode=True)
 
 
 def test_swarm_node_on_a_worker_says_where_to_run():
