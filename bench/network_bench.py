@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import docker
@@ -120,11 +121,50 @@ def clean(nodes):
                     pass
 
 
+def first_and_noop(k, sides, clean_up, run):
+    """Each side from a clean lab: its play run twice (first, then no-op); a no-op that changes aborts.
+
+    ``sides`` maps a label to a function giving the play, ``run`` runs a play and returns (seconds, changed).
+    Shared by the benchmarks so both sides of every benchmark are measured the same way.
+    """
+    row = {'k': k}
+    for label, build in sides.items():
+        clean_up()
+        first, first_changed = run(build())
+        noop, noop_changed = run(build())
+        if noop_changed:
+            raise SystemExit('%s: the no-op run changed %d task(s) at K=%d' % (label, noop_changed, k))
+        row[label] = {'first': round(first, 2), 'noop': round(noop, 2), 'first_changed': first_changed}
+        print('K=%d %s: first %.2f s, no-op %.2f s' % (k, label, first, noop), file=sys.stderr)
+    return row
+
+
 def ensure_collection_link():
     link = REPO / '.build' / 'collections' / 'ansible_collections' / 'docknet' / 'fabric'
     if not link.exists():
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(REPO, target_is_directory=True)
+
+
+def ratio_table(rows, objects, count):
+    """The Markdown table of first_and_noop rows: seconds of each side and community.docker's over ours."""
+    lines = ['| K | %s | ours first (s) | ours no-op (s) | community.docker first (s) | '
+             'community.docker no-op (s) | first: cd/ours | no-op: cd/ours |' % objects,
+             '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
+    for row in rows:
+        o, c = row['ours'], row['community']
+        lines.append('| %d | %s | %.2f | %.2f | %.2f | %.2f | %.1fx | %.1fx |' % (
+            row['k'], count(row['k']), o['first'], o['noop'], c['first'], c['noop'],
+            c['first'] / o['first'], c['noop'] / o['noop']))
+    return '\n'.join(lines)
+
+
+def lab_ready(lab_id):
+    """The lab's nodes and inventory, with our collection linked and a swarm formed: what every benchmark needs."""
+    info, inventory = lab_info(lab_id)
+    ensure_collection_link()
+    ensure_swarm(info['nodes'])
+    return info['nodes'], inventory
 
 
 def main():
@@ -133,35 +173,16 @@ def main():
     parser.add_argument('--k', type=int, nargs='+', default=[5, 20, 50])
     parser.add_argument('--out', default=str(REPO / 'bench' / 'results'))
     args = parser.parse_args()
-    info, inventory = lab_info(args.lab_id)
-    nodes = info['nodes']
-    ensure_collection_link()
-    ensure_swarm(nodes)
+    nodes, inventory = lab_ready(args.lab_id)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         for k in args.k:
-            row = {'k': k}
-            for label, build in (('ours', ours), ('community', community)):
-                clean(nodes)
-                first, first_changed = run_play(build(k), inventory, workdir)
-                noop, noop_changed = run_play(build(k), inventory, workdir)
-                if noop_changed:
-                    raise SystemExit('%s: the no-op run changed %d task(s) at K=%d' % (label, noop_changed, k))
-                row[label] = {'first': round(first, 2), 'noop': round(noop, 2), 'first_changed': first_changed}
-                print('K=%d %s: first %.2f s, no-op %.2f s' % (k, label, first, noop), file=sys.stderr)
-            rows.append(row)
+            rows.append(first_and_noop(k, {'ours': partial(ours, k), 'community': partial(community, k)},
+                                       partial(clean, nodes), partial(run_play, inventory=inventory, workdir=workdir)))
         clean(nodes)
-    lines = ['| K | networks | ours first (s) | ours no-op (s) | community.docker first (s) | '
-             'community.docker no-op (s) | first: cd/ours | no-op: cd/ours |',
-             '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
-    for row in rows:
-        o, c = row['ours'], row['community']
-        lines.append('| %d | %d | %.2f | %.2f | %.2f | %.2f | %.1fx | %.1fx |' % (
-            row['k'], row['k'] * (len(nodes) + 1), o['first'], o['noop'], c['first'], c['noop'],
-            c['first'] / o['first'], c['noop'] / o['noop']))
-    table = '\n'.join(lines)
+    table = ratio_table(rows, 'networks', lambda k: str(k * (len(nodes) + 1)))
     print(table)
     stamp = time.strftime('%Y%m%dT%H%M%S')
     (out / ('network-%s.json' % stamp)).write_text(json.dumps(rows, indent=1))

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import docker
@@ -35,7 +36,7 @@ PREFIX = 'sbench'
 IMAGE = 'docknet/probe:latest'
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from network_bench import ensure_collection_link, ensure_swarm, lab_info  # noqa: E402
+from network_bench import first_and_noop, lab_ready, ratio_table  # noqa: E402
 
 
 def names(k):
@@ -121,26 +122,10 @@ def bench_services(ks, nodes, inventory, workdir):
     manager = nodes[0]['name']
     rows = []
     for k in ks:
-        row = {'k': k}
-        for label, build in (('ours', ours), ('community', community)):
-            clean(nodes)
-            first, first_changed = run_play(build(k, manager), inventory, workdir)
-            noop, noop_changed = run_play(build(k, manager), inventory, workdir)
-            if noop_changed:
-                raise SystemExit('%s: the no-op run changed %d task(s) at K=%d' % (label, noop_changed, k))
-            row[label] = {'first': round(first, 2), 'noop': round(noop, 2)}
-            print('K=%d %s: first %.2f s, no-op %.2f s' % (k, label, first, noop), file=sys.stderr)
-        rows.append(row)
+        rows.append(first_and_noop(k, {'ours': partial(ours, k, manager), 'community': partial(community, k, manager)},
+                                   partial(clean, nodes), partial(run_play, inventory=inventory, workdir=workdir)))
     clean(nodes)
-    lines = ['| K | objects | ours first (s) | ours no-op (s) | community.docker first (s) | '
-             'community.docker no-op (s) | first: cd/ours | no-op: cd/ours |',
-             '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
-    for row in rows:
-        o, c = row['ours'], row['community']
-        lines.append('| %d | %d services + %d overlays | %.2f | %.2f | %.2f | %.2f | %.1fx | %.1fx |' % (
-            row['k'], row['k'], row['k'], o['first'], o['noop'], c['first'], c['noop'],
-            c['first'] / o['first'], c['noop'] / o['noop']))
-    return rows, '\n'.join(lines)
+    return rows, ratio_table(rows, 'objects', lambda k: '%d services + %d overlays' % (k, k))
 
 
 def bench_site(services, overlays, nodes, inventory, workdir):
@@ -183,10 +168,7 @@ def main():
     parser.add_argument('--site', type=int, nargs=2, metavar=('SERVICES', 'OVERLAYS'))
     parser.add_argument('--out', default=str(REPO / 'bench' / 'results'))
     args = parser.parse_args()
-    info, inventory = lab_info(args.lab_id)
-    nodes = info['nodes']
-    ensure_collection_link()
-    ensure_swarm(nodes)
+    nodes, inventory = lab_ready(args.lab_id)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime('%Y%m%dT%H%M%S')

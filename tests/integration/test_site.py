@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -287,6 +288,72 @@ def test_prune_removes_a_node_no_longer_listed(site_lab, runner, tmp_path):
     again = changed_per_host(runner.playbook(cluster_playbook(tmp_path), inventory=inventory,
                                              extra_args=['-e', 'swarm_cluster_prune=true']))
     assert set(again.values()) == {0}, again
+
+
+@pytest.fixture
+def three_managers(site_lab, runner, tmp_path):
+    """site.yml converged on node1..3, all managers (after prune they already are: the run is a check)."""
+    inventory = write_inventory(site_lab, tmp_path / 'inv.yml', ['node1', 'node2', 'node3'], [])
+    changed_per_host(runner.playbook(SITE, inventory=inventory, extra_args=DEMO))
+    return inventory
+
+
+def wait_for_a_leader(lab, managers, seconds=90):
+    """Poll until every manager's dockerd answers and lists the nodes (only a swarm with a leader does)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if all(len(lab.docker(m).nodes.list()) >= len(managers) for m in managers):
+                return
+        except Exception:   # dockerd not back yet, or no leader elected yet
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
+
+
+def test_limit_with_the_first_manager_dead_works_and_never_makes_a_second_swarm(site_lab, runner, three_managers):
+    """Issue 11 point 11: site.yml --limit 'all:!node1' with node1's dockerd stopped."""
+    cluster_id = swarm_state(site_lab, 'node2')['Cluster']['ID']
+    lab_cmd('stop-node', '1')
+    try:
+        run = runner.playbook(SITE, inventory=three_managers, extra_args=DEMO + ['--limit', 'all:!node1'])
+        changed = changed_per_host(run)
+        assert set(changed) == {'node2', 'node3'}, changed
+        assert 'Left out of the play (--limit), not changed and not guessed about: node1' in run.stdout, \
+            run.stdout[-4000:]
+        for node in ('node2', 'node3'):
+            assert swarm_state(site_lab, node)['Cluster']['ID'] == cluster_id
+    finally:
+        lab_cmd('start-node', '1')
+    wait_for_a_leader(site_lab, ['node1', 'node2', 'node3'])
+    changed_per_host(runner.playbook(SITE, inventory=three_managers, extra_args=DEMO))
+    again = changed_per_host(runner.playbook(SITE, inventory=three_managers, extra_args=DEMO))
+    assert set(again.values()) == {0}, again
+    assert {swarm_state(site_lab, n)['Cluster']['ID'] for n in ('node1', 'node2', 'node3')} == {cluster_id}
+
+
+def test_lost_quorum_is_reported_as_no_leader_and_changes_nothing(site_lab, runner, three_managers):
+    """Issue 11 point 7: node2 and node3 stopped, node1 answers without a leader: named as such, nothing done."""
+    cluster_id, node_id = swarm_state(site_lab, 'node1')['Cluster']['ID'], swarm_state(site_lab, 'node1')['NodeID']
+    lab_cmd('stop-node', '2')
+    try:
+        lab_cmd('stop-node', '3')
+        run = runner.playbook(SITE, inventory=three_managers, extra_args=DEMO)
+        state = swarm_state(site_lab, 'node1')
+    finally:
+        lab_cmd('start-node', '2')
+        lab_cmd('start-node', '3')
+    assert run.returncode != 0, run.stdout[-4000:]
+    assert 'their swarm has no leader (quorum lost): node1' in run.stdout, run.stdout[-4000:]
+    assert 'Managers node1 answer, but their swarm has no leader: quorum is lost' in run.stdout, run.stdout[-4000:]
+    unreachable = re.search(r'Skipped, their dockerd does not answer: ([^(]*)', run.stdout)
+    assert unreachable and unreachable.group(1).split() == ['node2,', 'node3'], run.stdout[-4000:]
+    changed = {m.group(1): int(m.group(2)) for m in RECAP.finditer(run.stdout)}
+    assert set(changed.values()) == {0}, changed
+    assert state['LocalNodeState'] == 'active' and state['NodeID'] == node_id, state   # still in its swarm
+    wait_for_a_leader(site_lab, ['node1', 'node2', 'node3'])
+    changed_per_host(runner.playbook(SITE, inventory=three_managers, extra_args=DEMO))
+    assert {swarm_state(site_lab, n)['Cluster']['ID'] for n in ('node1', 'node2', 'node3')} == {cluster_id}
 
 
 def test_teardown_removes_what_site_made(site_lab, runner, tmp_path):
