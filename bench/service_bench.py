@@ -37,6 +37,7 @@ IMAGE = 'docknet/probe:latest'
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from network_bench import first_and_noop, lab_ready, ratio_table  # noqa: E402
+from site_bench import write_overlay  # noqa: E402
 
 
 def names(k):
@@ -130,19 +131,7 @@ def bench_services(ks, nodes, inventory, workdir):
 
 def bench_site(services, overlays, nodes, inventory, workdir):
     """site.yml with ``services`` dnsrr services on ``overlays`` overlays: first run, no-op run, and the ping floor."""
-    overlay_dir = Path(workdir) / 'site-overlay'
-    (overlay_dir / 'group_vars' / 'all').mkdir(parents=True)
-    (overlay_dir / 'hosts.yml').write_text('all:\n  hosts: {}\n')
-    nets = ['%s-site-ov-%03d' % (PREFIX, i) for i in range(overlays)]
-    topology = {
-        'swarm_networks_overlay': [{'name': n, 'attachable': True} for n in nets],
-        'swarm_services_list': [{'name': '%s-site-svc-%03d' % (PREFIX, i), 'image': IMAGE,
-                                 'command': ['sleep', '86400'], 'replicas': 1, 'endpoint_mode': 'dnsrr',
-                                 'stop_grace_period': '1s', 'networks': [nets[i % overlays]]}
-                                for i in range(services)],
-        'swarm_services_wait_timeout': 600,
-    }
-    (overlay_dir / 'group_vars' / 'all' / 'bench.yml').write_text(yaml.safe_dump(topology, sort_keys=False))
+    overlay_dir = write_overlay(workdir, services, overlays, prefix='%s-site' % PREFIX)
     ping = Path(workdir) / 'ping.yml'
     ping.write_text(yaml.safe_dump([{'hosts': 'swarm_managers:swarm_workers', 'gather_facts': False,
                                      'tasks': [{'name': 'ping', 'ansible.builtin.ping': {}}]}], sort_keys=False))

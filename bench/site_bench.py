@@ -49,15 +49,18 @@ def lab_up(lab_id, nodes, engine):
     return json.loads((state / 'lab.json').read_text()), state / 'inventory.yml'
 
 
-def write_overlay(workdir, services, overlays):
-    """An inventory overlay (given after the lab's inventory) with the benchmark's topology."""
+def write_overlay(workdir, services, overlays, prefix=PREFIX):
+    """An inventory overlay (given after the lab's inventory) with the benchmark's topology.
+
+    service_bench.py's ``--site`` writes its topology here too, under its own name prefix.
+    """
     overlay_dir = Path(workdir) / 'site-overlay'
     (overlay_dir / 'group_vars' / 'all').mkdir(parents=True)
     (overlay_dir / 'hosts.yml').write_text('all:\n  hosts: {}\n')
-    nets = ['%s-ov-%03d' % (PREFIX, i) for i in range(overlays)]
+    nets = ['%s-ov-%03d' % (prefix, i) for i in range(overlays)]
     topology = {
         'swarm_networks_overlay': [{'name': n, 'attachable': True} for n in nets],
-        'swarm_services_list': [{'name': '%s-svc-%03d' % (PREFIX, i), 'image': IMAGE,
+        'swarm_services_list': [{'name': '%s-svc-%03d' % (prefix, i), 'image': IMAGE,
                                  'command': ['sleep', '86400'], 'replicas': 1, 'endpoint_mode': 'dnsrr',
                                  'stop_grace_period': '1s', 'networks': [nets[i % overlays]]}
                                 for i in range(services)],
