@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.docknet.fabric.plugins.module_utils._role_logic import live_manager, nodes_to_set
+from ansible_collections.docknet.fabric.plugins.module_utils._role_logic import live_manager, memberships_from_listing, nodes_to_set
 
 MANAGER = {'is_manager': True}
 WORKER = {'is_manager': False}
@@ -47,3 +47,55 @@ def node(addr, role, labels=None, state='ready'):
 ])
 def test_nodes_to_set(wanted, nodes, expected):
     assert nodes_to_set(wanted, nodes) == expected
+
+
+def listed(addr, role='worker', state='ready', reachability=None, node_id=None):
+    node = {'id': node_id or 'id-' + addr, 'addr': addr, 'role': role, 'state': state, 'hostname': 'h-' + addr}
+    if role == 'manager':
+        node['reachability'] = reachability or 'reachable'
+    return node
+
+
+FIRST = {'local_node_state': 'active', 'is_manager': True, 'leader_available': True, 'cluster_id': 'c1',
+         'error': None, 'nodes': [listed('10.0.0.1', 'manager'), listed('10.0.0.2', 'manager'), listed('10.0.0.3')]}
+WANTED = {'n1': '10.0.0.1', 'n2': '10.0.0.2', 'n3': '10.0.0.3'}
+
+
+def first_with(**changes):
+    return dict(FIRST, **changes)
+
+
+def nodes_with(index, node):
+    nodes = list(FIRST['nodes'])
+    nodes[index] = node
+    return nodes
+
+
+@pytest.mark.parametrize('wanted, first, why', [
+    (WANTED, {'failed': True, 'msg': 'cannot connect'}, 'the first manager does not answer'),
+    (WANTED, {'skipped': True}, 'not read'),
+    (WANTED, first_with(is_manager=False, nodes=[]), 'no manager now'),
+    (WANTED, first_with(local_node_state='inactive', is_manager=False), 'in no swarm'),
+    (WANTED, first_with(leader_available=False, nodes=[]), 'quorum lost'),
+    (WANTED, first_with(error='something'), 'a swarm error'),
+    (dict(WANTED, n4='10.0.0.4'), FIRST, 'a host the listing does not hold (a joiner)'),
+    (WANTED, first_with(nodes=nodes_with(2, listed('10.0.0.3', state='down'))), 'a node down'),
+    (WANTED, first_with(nodes=nodes_with(1, listed('10.0.0.2', 'manager', reachability='unreachable'))),
+     'a manager unreachable'),
+    (WANTED, first_with(nodes=FIRST['nodes'] + [listed('10.0.0.3', node_id='twin')]), 'two live nodes at one address'),
+])
+def test_memberships_from_listing_gives_up_on_any_doubt(wanted, first, why):
+    assert memberships_from_listing(wanted, 'n1', first) == {}, why
+
+
+def test_memberships_from_listing_stands_for_every_host():
+    nodes = FIRST['nodes'] + [listed('10.0.0.3', state='down', node_id='old')]   # left and joined again
+    first = first_with(nodes=nodes)
+    got = memberships_from_listing(WANTED, 'n1', first)
+    assert got['n1'] is first
+    assert got['n2'] == {'local_node_state': 'active', 'is_manager': True, 'node_id': 'id-10.0.0.2',
+                         'node_addr': '10.0.0.2', 'hostname': 'h-10.0.0.2', 'cluster_id': 'c1',
+                         'leader_available': True}
+    assert got['n3'] == {'local_node_state': 'active', 'is_manager': False, 'node_id': 'id-10.0.0.3',
+                         'node_addr': '10.0.0.3', 'hostname': 'h-10.0.0.3', 'cluster_id': None}
+    assert memberships_from_listing({'n2': '10.0.0.2'}, 'n1', first) == {}, 'the first host must be among them'
