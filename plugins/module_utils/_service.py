@@ -68,6 +68,32 @@ class Applier:
         return None
 
 
+def removal_outcome(plan, tasks, containers):
+    """'done' once a removed service holds no network endpoint any more, else None (and why)."""
+    # Gone from every network: no task of it that a node still runs (or may start), and no
+    # container of it still running here. Finished tasks (a job's) may stay listed a while.
+    live = [t for t in tasks if (t.get('Status') or {}).get('State') in LIVE_TASK_STATES]
+    local = [c for c in containers if (c.get('Labels') or {}).get(SERVICE_ID_LABEL) == plan.id]
+    if not live and not local:
+        return 'done'
+    plan.why = '%d task(s) still running or starting, %d container(s) still running on this node' % (
+        len(live), len(local))
+    return None
+
+
+def convergence_outcome(plan, service, tasks, node_count):
+    """A waited service's outcome from one listing (None while pending); keeps its last state on the plan."""
+    if service is None:
+        plan.why, plan.failed = 'the service was removed meanwhile', []
+        return 'failed'
+    plan.last = service
+    placement = (service['Spec'].get('TaskTemplate') or {}).get('Placement') or {}
+    count = None if placement.get('Constraints') else node_count
+    outcome, plan.why, plan.failed = convergence(service, tasks, count, plan.rolling_back, plan.since)
+    plan.tasks = tasks
+    return None if outcome == 'pending' else outcome
+
+
 class Waiter:
     """Waits for every sent (or still updating) service together, and rolls back failed updates when asked."""
 
@@ -157,9 +183,9 @@ class Waiter:
         for plan in pending:
             mine = by_service.get(plan.id, [])
             if plan.wait == REMOVAL:
-                outcome = self._removal(plan, mine, containers)
+                outcome = removal_outcome(plan, mine, containers)
             else:
-                outcome = self._convergence(plan, services.get(plan.id), mine, node_count)
+                outcome = convergence_outcome(plan, services.get(plan.id), mine, node_count)
             if outcome is None and self.clock.now() >= plan.deadline:
                 outcome = 'timeout'
             if outcome is None:
@@ -167,30 +193,6 @@ class Waiter:
             else:
                 plan.outcome = outcome
         return still
-
-    @staticmethod
-    def _removal(plan, tasks, containers):
-        # Gone from every network: no task of it that a node still runs (or may start), and no
-        # container of it still running here. Finished tasks (a job's) may stay listed a while.
-        live = [t for t in tasks if (t.get('Status') or {}).get('State') in LIVE_TASK_STATES]
-        local = [c for c in containers if (c.get('Labels') or {}).get(SERVICE_ID_LABEL) == plan.id]
-        if not live and not local:
-            return 'done'
-        plan.why = '%d task(s) still running or starting, %d container(s) still running on this node' % (
-            len(live), len(local))
-        return None
-
-    @staticmethod
-    def _convergence(plan, service, tasks, node_count):
-        if service is None:
-            plan.why, plan.failed = 'the service was removed meanwhile', []
-            return 'failed'
-        plan.last = service
-        placement = (service['Spec'].get('TaskTemplate') or {}).get('Placement') or {}
-        count = None if placement.get('Constraints') else node_count
-        outcome, plan.why, plan.failed = convergence(service, tasks, count, plan.rolling_back, plan.since)
-        plan.tasks = tasks
-        return None if outcome == 'pending' else outcome
 
 
 class Reporter:
