@@ -27,10 +27,10 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 .PHONY: help deps host-deps venv collection-link lab-up lab-down lab-status demo test unit sanity lint changelog-lint integration integration-engine integration-site integration-oldest molecule molecule-site molecule-roles integration-ssh molecule-ssh acceptance clean
 
 help:
-	@echo "make demo   build a $(LAB_NODES)-node lab of real Docker engines and run playbooks/site.yml on it"
-	@echo "make test   unit tests, ansible-test sanity, ansible-lint, integration tests on engines $(TEST_ENGINES) side by side, site acceptance (local and SSH) and Molecule on $(LAB_ENGINE)"
+	@echo "make demo   build a $(LAB_NODES)-node lab of real Docker engines and run playbooks/site.yml, verify.yml and topology.yml on it"
+	@echo "make test   unit tests, changelog lint, ansible-test sanity, ansible-lint, integration tests on engines $(TEST_ENGINES) side by side, site acceptance (local and SSH) and Molecule on $(LAB_ENGINE)"
 	@echo "make lab-up / lab-down / lab-status    the lab alone (LAB_ID=$(LAB_ID), LAB_ENGINE=$(LAB_ENGINE))"
-	@echo "make molecule   the Molecule scenarios: site (extensions/molecule/site) and one per role (lab $(MOLECULE_LAB_ID))"
+	@echo "make molecule   the Molecule scenarios: site (extensions/molecule/site), one per role and swarm_cluster's ssh (lab $(MOLECULE_LAB_ID))"
 
 deps: host-deps venv collection-link
 
