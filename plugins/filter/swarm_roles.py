@@ -1,10 +1,14 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters the roles decide with: the live manager, the nodes whose role or labels need setting."""
+"""Filters the roles decide with: the bootstrap plan, the live manager, the nodes whose role or labels need setting."""
 
 from __future__ import annotations
 
-from ansible_collections.docknet.fabric.plugins.module_utils._role_logic import live_manager, nodes_to_set
+from ansible_collections.docknet.fabric.plugins.module_utils._role_logic import bootstrap_plan, live_manager, nodes_to_set
+
+
+def swarm_bootstrap_plan(hosts, infos, managers, addrs=None, excluded=None, managers_group='', listen_port=2377):
+    return bootstrap_plan(hosts, infos, managers, addrs or {}, excluded or [], managers_group, listen_port)
 
 
 def swarm_live_manager(hosts, infos, preferred=None):
@@ -16,7 +20,8 @@ def swarm_nodes_to_set(wanted, nodes):
 
 
 class FilterModule:
-    """docknet.fabric.swarm_live_manager, swarm_nodes_to_set."""
+    """docknet.fabric.swarm_bootstrap_plan, swarm_live_manager, swarm_nodes_to_set."""
 
     def filters(self):
-        return {'swarm_live_manager': swarm_live_manager, 'swarm_nodes_to_set': swarm_nodes_to_set}
+        return {'swarm_bootstrap_plan': swarm_bootstrap_plan, 'swarm_live_manager': swarm_live_manager,
+                'swarm_nodes_to_set': swarm_nodes_to_set}
