@@ -39,8 +39,8 @@ def probe(networks, results=None, **extra):
      ['node1    front        ']),
     ({'a-very-long-node': [probe(['a-very-long-network'], [target('web', True)])]},
      ['a-very-long-node a-very-long-network web=reached']),
-    ({'node2': [probe(['front'], [target('web', True)])], 'node1': [probe(['back'], [target('db', False)]),
-                                                                     probe(['front'], [])]},
+    ({'node2': [probe(['front'], [target('web', True)])],
+      'node1': [probe(['back'], [target('db', False)]), probe(['front'], [])]},
      ['node2    front        web=reached', 'node1    back         db=blocked', 'node1    front        ']),
 ])
 def test_matrix_lines(probes_by_host, lines):
