@@ -123,3 +123,19 @@ def bootstrap_plan(hosts, infos, managers, addrs=None, excluded=(), managers_gro
         'remote_addrs': ['%s:%s' % ((addrs or {}).get(seed), listen_port)] if seed else [],
         'error': error,
     }
+
+
+def nodes_missing(wanted, nodes):
+    """The hosts of ``wanted`` (host -> {addr, role}) that no node of a swarm_info listing holds with that role.
+
+    Nodes that are down (a node that left, or a stopped one) do not count. Order of ``wanted`` is kept.
+    """
+    live = [n for n in nodes or [] if n.get('state') != 'down']
+    return [host for host, want in (wanted or {}).items()
+            if not any(n.get('addr') == want.get('addr') and n.get('role') == want.get('role') for n in live)]
+
+
+def node_lines(nodes):
+    """A swarm_info node listing as lines: hostname, address, role, availability, state and ``leader``."""
+    return ['%s %s %s %s %s%s' % (n.get('hostname'), n.get('addr'), n.get('role'), n.get('availability'), n.get('state'),
+                                  ' leader' if n.get('leader') else '') for n in nodes or []]
