@@ -92,3 +92,90 @@ def memberships_from_listing(wanted, first_host, first):
         if manager:
             memberships[host]['leader_available'] = True
     return memberships if first_host in memberships else {}
+
+
+def _join(items):
+    return ', '.join(str(item) for item in items)
+
+
+def _has_answered(info):
+    """A swarm_info result that read the node (one that failed, or no result, has no local_node_state)."""
+    return isinstance(info, dict) and 'local_node_state' in info
+
+
+def bootstrap_plan(hosts, infos, managers, addrs=None, excluded=(), managers_group='', listen_port=2377):
+    """How roles/swarm_cluster bootstraps, from every listed node's swarm_info result (run once).
+
+    ``hosts`` are the listed nodes (managers then workers), ``infos`` maps host -> swarm_info result,
+    ``managers`` the managers group, ``addrs`` host -> advertise address, ``excluded`` the listed hosts
+    left out of the play (--limit): they are treated like hosts whose dockerd does not answer, never
+    guessed about. The seed is a live manager (the managers group first) or, in no swarm at all, the
+    first manager that answers (``init``); ``error`` says why nothing may be done (never a second swarm).
+    """
+    managers = list(managers or [])
+    excluded = list(excluded or [])
+    infos = infos or {}
+    seed, error, init = None, '', False
+    down, no_leader, in_swarm, clusters, members = [], [], [], [], {}
+    for host in hosts or []:
+        info = {} if host in excluded else infos.get(host, {})
+        if not _has_answered(info):
+            down.append(host)
+            continue
+        if info['local_node_state'] != 'inactive':
+            in_swarm.append(host)
+            members[host] = 'manager' if info.get('is_manager') else 'worker'
+        if info.get('is_manager') and 'leader_available' in info and not info['leader_available']:
+            no_leader.append(host)
+            down.append(host)
+        elif info.get('is_manager'):
+            if info.get('cluster_id') and info['cluster_id'] not in clusters:
+                clusters.append(info['cluster_id'])
+            if seed is None or (seed not in managers and host in managers):
+                seed = host
+    managers_down = [h for h in managers if h in down]
+    if len(clusters) > 1:
+        error = ('The listed managers belong to different swarms (%s); merge them by hand (leave one) and re-run.'
+                 % _join(clusters))
+    elif seed is None and no_leader:
+        error = ('Managers %s answer, but their swarm has no leader: quorum is lost (more than half of the managers '
+                 'are down). Start the stopped managers; if they are gone for good, run docker swarm init '
+                 '--force-new-cluster on one of these managers. No second swarm is initialised.' % _join(no_leader))
+    elif seed is None and in_swarm:
+        error = ('Nodes %s are in a swarm, but no listed node answers as one of its managers; refusing to initialise '
+                 'a second swarm. Start a manager of that swarm or list one in %s.' % (_join(in_swarm), managers_group))
+    elif seed is None and managers_down:
+        error = ('Managers %s do not answer (or are left out of the play) and no other listed node is in a swarm: '
+                 'they may hold one, so no swarm is initialised. Start their dockerd, or take them out of %s.'
+                 % (_join(managers_down), managers_group))
+    elif seed is None:
+        seed = next((h for h in managers if h not in down), None)
+        init = True
+    return {
+        'seed': seed,
+        'init': init,
+        'down': down,
+        'unreachable': [h for h in down if h not in excluded + no_leader],
+        'excluded': excluded,
+        'no_leader': no_leader,
+        'members': members,
+        'cluster_id': clusters[0] if clusters else None,
+        'remote_addrs': ['%s:%s' % ((addrs or {}).get(seed), listen_port)] if seed else [],
+        'error': error,
+    }
+
+
+def nodes_missing(wanted, nodes):
+    """The hosts of ``wanted`` (host -> {addr, role}) that no node of a swarm_info listing holds with that role.
+
+    Nodes that are down (a node that left, or a stopped one) do not count. Order of ``wanted`` is kept.
+    """
+    live = [n for n in nodes or [] if n.get('state') != 'down']
+    return [host for host, want in (wanted or {}).items()
+            if not any(n.get('addr') == want.get('addr') and n.get('role') == want.get('role') for n in live)]
+
+
+def node_lines(nodes):
+    """A swarm_info node listing as lines: hostname, address, role, availability, state and ``leader``."""
+    return ['%s %s %s %s %s%s' % (n.get('hostname'), n.get('addr'), n.get('role'), n.get('availability'), n.get('state'),
+                                  ' leader' if n.get('leader') else '') for n in nodes or []]

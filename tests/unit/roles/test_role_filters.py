@@ -1,12 +1,15 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The filters the roles decide with (plugins/filter/swarm_roles.py), by tables."""
+"""The filters the roles decide and check with (plugins/filter/swarm_roles.py), by tables."""
 
 from __future__ import annotations
 
 import pytest
 
+from ansible_collections.docknet.fabric.plugins.filter.swarm_roles import FilterModule
 from ansible_collections.docknet.fabric.plugins.module_utils._role_logic import live_manager, memberships_from_listing, nodes_to_set
+
+FILTERS = FilterModule().filters()
 
 MANAGER = {'is_manager': True}
 WORKER = {'is_manager': False}
@@ -99,3 +102,29 @@ def test_memberships_from_listing_stands_for_every_host():
     assert got['n3'] == {'local_node_state': 'active', 'is_manager': False, 'node_id': 'id-10.0.0.3',
                          'node_addr': '10.0.0.3', 'hostname': 'h-10.0.0.3', 'cluster_id': None}
     assert memberships_from_listing({'n2': '10.0.0.2'}, 'n1', first) == {}, 'the first host must be among them'
+
+
+@pytest.mark.parametrize('wanted, nodes, expected', [
+    ({'a': want('1', 'manager')}, [node('1', 'manager')], []),
+    ({'a': want('1', 'manager')}, [node('1', 'worker')], ['a']),                  # in the swarm, not as manager
+    ({'a': want('1', 'manager')}, [node('1', 'manager', state='down')], ['a']),   # only a node that is down
+    ({'a': want('1', 'worker')}, [node('1', 'worker', state='down'), node('1', 'worker')], []),   # rejoined
+    ({'a': want('1', 'worker')}, [{'addr': '1', 'role': 'worker'}], []),         # no state: not down
+    ({'a': want('1', 'worker'), 'b': want('2', 'manager'), 'c': want('3', 'worker')}, [node('2', 'manager')], ['a', 'c']),
+    ({'a': want('1', 'worker')}, [], ['a']),
+    ({}, [node('1', 'worker')], []),
+])
+def test_nodes_missing(wanted, nodes, expected):
+    assert FILTERS['swarm_nodes_missing'](wanted, nodes) == expected
+
+
+@pytest.mark.parametrize('nodes, expected', [
+    ([], []),
+    ([dict(node('198.18.7.2', 'manager'), hostname='node1', availability='active', leader=True),
+      dict(node('198.18.7.3', 'worker', state='down'), hostname='node2', availability='drain', leader=False),
+      dict(node('198.18.7.4', 'worker'), hostname='node3', availability='active')],
+     ['node1 198.18.7.2 manager active ready leader', 'node2 198.18.7.3 worker drain down',
+      'node3 198.18.7.4 worker active ready']),
+])
+def test_node_lines(nodes, expected):
+    assert FILTERS['swarm_node_lines'](nodes) == expected

@@ -1,28 +1,18 @@
 # Copyright (c) docknet.fabric contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The bootstrap decision of roles/swarm_cluster (templates/plan.yml.j2), by a table of live states.
+"""The bootstrap decision of roles/swarm_cluster (filter docknet.fabric.swarm_bootstrap_plan), by a table of live states.
 
-The template is rendered with Ansible's own templating, as the role does, from each host's
-swarm_info result; the one rule that matters most: never a second swarm.
+The filter gets each host's swarm_info result, as the role's tasks/state.yml passes it; the one rule
+that matters most: never a second swarm.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar
+from ansible_collections.docknet.fabric.plugins.filter.swarm_roles import FilterModule
 
-try:
-    from ansible.template import trust_as_template
-except ImportError:  # ansible-core before 2.19 templates every string
-    def trust_as_template(value):
-        return value
-
-PLAN = Path(__file__).resolve().parents[3] / 'roles' / 'swarm_cluster' / 'templates' / 'plan.yml.j2'
+swarm_bootstrap_plan = FilterModule().filters()['swarm_bootstrap_plan']
 
 INACTIVE = {'local_node_state': 'inactive', 'is_manager': False, 'cluster_id': None}
 DOWN = {'failed': True, 'msg': 'cannot connect'}
@@ -37,12 +27,9 @@ WORKER = {'local_node_state': 'active', 'is_manager': False, 'cluster_id': None}
 
 def plan(infos, managers=('n1', 'n2'), workers=('n3',), excluded=()):
     hosts = list(managers) + list(workers)
-    hostvars = {h: {'__swarm_cluster_info': infos.get(h, INACTIVE),
-                    '_swarm_cluster_self': {'addr': '10.0.0.%d' % (i + 1)}} for i, h in enumerate(hosts)}
-    variables = {'hostvars': hostvars, '_swarm_cluster_hosts': hosts, '_swarm_cluster_managers': list(managers),
-                 'swarm_cluster_managers_group': 'swarm_managers', 'swarm_cluster_listen_port': 2377,
-                 '_swarm_cluster_excluded': list(excluded)}
-    return yaml.safe_load(Templar(loader=DataLoader(), variables=variables).template(trust_as_template(PLAN.read_text())))
+    addrs = {h: '10.0.0.%d' % (i + 1) for i, h in enumerate(hosts)}
+    return swarm_bootstrap_plan(hosts, {h: infos.get(h, INACTIVE) for h in hosts}, list(managers), addrs=addrs,
+                                excluded=list(excluded), managers_group='swarm_managers', listen_port=2377)
 
 
 @pytest.mark.parametrize('infos, seed, init, error', [
@@ -100,3 +87,45 @@ def test_lost_quorum_is_reported_as_no_leader():
     result = plan({'n1': NO_LEADER, 'n2': DOWN, 'n3': WORKER})
     assert result['no_leader'] == ['n1'] and result['unreachable'] == ['n2']
     assert 'no leader' in result['error'] and 'quorum' in result['error'] and result['init'] is False
+
+
+# The messages word for word, as the role printed them when the plan was a Jinja template.
+@pytest.mark.parametrize('infos, excluded, message', [
+    ({'n1': manager('c1'), 'n2': manager('c2')}, [],
+     'The listed managers belong to different swarms (c1, c2); merge them by hand (leave one) and re-run.'),
+    ({'n1': NO_LEADER, 'n2': NO_LEADER}, [],
+     'Managers n1, n2 answer, but their swarm has no leader: quorum is lost (more than half of the managers are down).'
+     ' Start the stopped managers; if they are gone for good, run docker swarm init --force-new-cluster on one of'
+     ' these managers. No second swarm is initialised.'),
+    ({'n1': DOWN, 'n2': WORKER, 'n3': WORKER}, [],
+     'Nodes n2, n3 are in a swarm, but no listed node answers as one of its managers; refusing to initialise a second'
+     ' swarm. Start a manager of that swarm or list one in swarm_managers.'),
+    ({'n2': DOWN}, ['n1'],
+     'Managers n1, n2 do not answer (or are left out of the play) and no other listed node is in a swarm: they may'
+     ' hold one, so no swarm is initialised. Start their dockerd, or take them out of swarm_managers.'),
+])
+def test_error_messages(infos, excluded, message):
+    result = plan(infos, excluded=excluded)
+    assert result['error'] == message and result['init'] is False
+
+
+@pytest.mark.parametrize('infos, seed, init, down', [
+    ({'n1': None, 'n2': {}}, None, False, ['n1', 'n2']),                     # no result at all: does not answer
+    ({'n1': DOWN}, None, False, ['n1']),
+    ({'n1': NO_LEADER, 'n2': manager()}, 'n2', False, ['n1']),                # a manager with a leader answers
+    ({'n1': DOWN, 'n2': INACTIVE, 'n3': INACTIVE}, None, False, ['n1']),      # n1 may hold a swarm
+    ({'n1': INACTIVE, 'n2': INACTIVE, 'n3': DOWN}, 'n1', True, ['n3']),       # a worker down does not stop init
+    ({'n3': manager(), 'n2': manager()}, 'n2', False, []),                   # the managers group first
+    ({'n1': dict(manager(), leader_available=True)}, 'n1', False, []),
+])
+def test_seed_and_down(infos, seed, init, down):
+    result = plan(infos)
+    assert (result['seed'], result['init'], result['down']) == (seed, init, down), result
+
+
+def test_the_whole_plan_of_a_fresh_swarm():
+    result = plan({'n1': DOWN}, managers=('n0', 'n1', 'n2'), excluded=['n0'])   # any manager silent: no init
+    assert result['error'].startswith('Managers n0, n1 do not answer') and result['seed'] is None
+    result = plan({}, managers=('n1', 'n2'), workers=())
+    assert result == {'seed': 'n1', 'init': True, 'down': [], 'unreachable': [], 'excluded': [], 'no_leader': [],
+                      'members': {}, 'cluster_id': None, 'remote_addrs': ['10.0.0.1:2377'], 'error': ''}
