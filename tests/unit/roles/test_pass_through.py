@@ -255,7 +255,7 @@ def test_role_passes_every_module_option(role, task_file, module, name, args):
         name, role, task_file, module, sorted(missing))
 
 
-@pytest.mark.parametrize('row', sorted(NOT_PASSED), ids=lambda row: '/'.join(row))
+@pytest.mark.parametrize('row', sorted(NOT_PASSED), ids=['/'.join(row) for row in sorted(NOT_PASSED)])
 def test_no_stale_reason(row):
     """A reason for an option every task of the row passes from the input is out of date."""
     role, task_file, module = row
