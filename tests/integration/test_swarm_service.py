@@ -87,6 +87,16 @@ def web_args(scene, **extra):
     return args
 
 
+def lookup_until(container, name, addresses, seconds=30):
+    """nslookup ``name`` in ``container`` until every address is in the answer (or ``seconds`` pass)."""
+    deadline = time.time() + seconds
+    while True:
+        code, out = container.exec_run(['nslookup', name])
+        if (code == 0 and all(a.encode() in out for a in addresses)) or time.time() > deadline:
+            return code, out
+        time.sleep(1)
+
+
 def test_replicated_dnsrr_service_lifecycle(ansible, scene):
     """create (check first), re-run, re-run in check mode; tasks on two nodes reach each other by name."""
     args = web_args(scene)
@@ -117,7 +127,8 @@ def test_replicated_dnsrr_service_lifecycle(ansible, scene):
         addresses[t['ID']] = attachment['Addresses'][0].split('/')[0]
     for t in tasks:
         container = lab.docker(names[t['NodeID']]).containers.get(t['Status']['ContainerStatus']['ContainerID'])
-        code, out = container.exec_run(['nslookup', 'tasks.%s' % args['name']])
+        # The other node's task reaches this node's DNS by gossip, a moment after the service converged.
+        code, out = lookup_until(container, 'tasks.%s' % args['name'], addresses.values())
         assert code == 0, out
         for address in addresses.values():
             assert address.encode() in out, out
