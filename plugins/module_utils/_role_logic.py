@@ -7,6 +7,8 @@ Plain Python instead of Jinja programs in the roles, so each rule is tested by a
 
 from __future__ import annotations
 
+import ipaddress
+
 
 def live_manager(hosts, infos, preferred=()):
     """The first of ``hosts`` whose swarm_info result (``infos[host]``) says it is a manager now.
@@ -179,3 +181,75 @@ def node_lines(nodes):
     """A swarm_info node listing as lines: hostname, address, role, availability, state and ``leader``."""
     return ['%s %s %s %s %s%s' % (n.get('hostname'), n.get('addr'), n.get('role'), n.get('availability'), n.get('state'),
                                   ' leader' if n.get('leader') else '') for n in nodes or []]
+
+
+def service_lines(declared, outcomes):
+    """The declared services as lines to print, with what the run did to each.
+
+    ``declared`` is the role's list (``networks`` as names or dicts with a name); ``outcomes`` the
+    swarm_service result's ``services`` (``name``, ``action``, ``converged`` when waited for). A line:
+    ``name: mode [xN][ (removed)], networks a, b, <action>[, converged | , NOT converged]``; the action
+    ``none`` is shown as ``no change``.
+    """
+    by_name = {o.get('name'): o for o in outcomes or [] if isinstance(o, dict)}
+    lines = []
+    for service in declared or []:
+        networks = [n.get('name') if isinstance(n, dict) else n for n in service.get('networks') or []]
+        outcome = by_name.get(service.get('name'), {})
+        action = outcome.get('action', 'none')
+        converged = '' if 'converged' not in outcome else (', converged' if outcome['converged'] else ', NOT converged')
+        lines.append('%s: %s%s%s, networks %s, %s%s' % (
+            service.get('name'), service.get('mode', 'replicated'),
+            ' x%s' % service['replicas'] if 'replicas' in service else '',
+            ' (removed)' if service.get('state', 'present') == 'absent' else '',
+            ', '.join(str(n) for n in networks) or 'none',
+            'no change' if action == 'none' else action, converged))
+    return lines
+
+
+def _is_ip(text):
+    try:
+        ipaddress.ip_address(str(text))
+    except ValueError:
+        return False
+    return True
+
+
+def host_problems(hosts, selves, managers, workers, managers_group='swarm_managers', workers_group='swarm_workers'):
+    """What is wrong with the play's hosts for roles/swarm_cluster, as sentences ([] when nothing is).
+
+    ``hosts`` are the hosts of the play, ``selves`` maps each to what it should be (its
+    ``_swarm_cluster_self``: ``addr``, ``docker_host``, ``shared_controller``), ``managers`` and
+    ``workers`` the two groups. Checked once for the whole play, before anything is read or changed:
+    a manager of the group in the play, every host in exactly one group, a docker_host where the
+    hosts share the controller, an IP address to advertise, and no address advertised twice.
+    """
+    hosts, managers, workers = list(hosts or []), list(managers or []), list(workers or [])
+    selves = selves or {}
+    problems = []
+    if not any(h in hosts for h in managers):
+        problems.append("swarm_cluster needs at least one host of the group '%s' in the play (hosts left out with "
+                        "--limit are not changed; a manager that answers must be in the play)." % managers_group)
+    groups = "exactly one of the groups '%s' and '%s'" % (managers_group, workers_group)
+    outside = [h for h in hosts if h not in managers and h not in workers]
+    both = [h for h in hosts if h in managers and h in workers]
+    if outside:
+        problems.append('%s: not in %s.' % (_join(outside), groups))
+    if both:
+        problems.append('%s: in both groups; a host must be in %s.' % (_join(both), groups))
+    no_socket = [h for h in hosts if (selves.get(h) or {}).get('shared_controller') and not (selves.get(h) or {}).get('docker_host')]
+    if no_socket:
+        problems.append('%s: swarm_cluster_docker_host (or docker_host) must be set when the hosts share the controller '
+                        "(ansible_connection local; over SSH the default is the host's own socket)." % _join(no_socket))
+    addrs = {h: (selves.get(h) or {}).get('addr') or '' for h in hosts}
+    not_ip = ['%s (%r)' % (h, addr) for h, addr in addrs.items() if not _is_ip(addr)]
+    if not_ip:
+        problems.append('%s: swarm_cluster_advertise_addr (or advertise_addr) must be an IP address.' % _join(not_ip))
+    seen = {}
+    for host, addr in addrs.items():
+        if addr:
+            seen.setdefault(addr, []).append(host)
+    for addr, same in seen.items():
+        if len(same) > 1:
+            problems.append('%s: the same advertise address %s.' % (_join(same), addr))
+    return problems

@@ -65,3 +65,29 @@ def split_macvlan(networks):
         config_only.append(parts['config_only'])
         config_from.append(parts['config_from'])
     return {'local': local, 'config_only': config_only, 'config_from': config_from}
+
+
+def declared_problems(bridge, macvlan, attachments):
+    """What is wrong with swarm_networks' per-host lists, as sentences naming the entries ([] when nothing is).
+
+    Types are the argument spec's to refuse (lists of dicts); this checks what it cannot: every network
+    has a name, every swarm-wide macvlan network a parent (its configuration-only part needs one on every
+    host), every attachment a network. The overlay networks are overlay_network's to check (one task, on
+    a manager, before anything else of the role changes).
+    """
+    problems = []
+    for variable, networks in (('swarm_networks_bridge', bridge), ('swarm_networks_macvlan', macvlan)):
+        unnamed = [str(index) for index, network in enumerate(networks or [])
+                   if not isinstance(network, dict) or not network.get('name')]
+        if unnamed:
+            problems.append('%s: the network at index %s has no name.' % (variable, ', '.join(unnamed)))
+    without_parent = [str(network.get('name')) for network in macvlan or []
+                      if isinstance(network, dict) and network.get('swarm') and not network.get('parent')]
+    if without_parent:
+        problems.append('swarm_networks_macvlan: the swarm-wide network %s needs a parent (swarm: true makes a '
+                        'configuration-only network on every host).' % ', '.join(without_parent))
+    no_network = [str(index) for index, attachment in enumerate(attachments or [])
+                  if not isinstance(attachment, dict) or not attachment.get('network')]
+    if no_network:
+        problems.append('swarm_networks_attachments: the attachment at index %s has no network.' % ', '.join(no_network))
+    return problems

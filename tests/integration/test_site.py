@@ -245,6 +245,23 @@ def test_a_new_node_joins_alone(site_lab, runner, tmp_path):
     assert len(nodes_by_addr(site_lab, 'node1')) == 4
 
 
+def test_a_bad_setting_on_one_host_stops_every_host_before_any_change(site_lab, runner, tmp_path):
+    inventory = write_inventory(site_lab, tmp_path / 'inv.yml', ['node1'], ['node2', 'node3', 'node4'])
+    hosts = yaml.safe_load(Path(inventory).read_text())
+    workers = hosts['all']['children']['swarm_workers']['hosts']
+    workers['node4']['advertise_addr'] = workers['node3']['advertise_addr']
+    workers['node2']['swarm_cluster_node_labels'] = {'bad-run': 'must-not-land'}
+    Path(inventory).write_text(yaml.safe_dump(hosts))
+    before = {addr: n['Version']['Index'] for addr, n in nodes_by_addr(site_lab, 'node1').items()}
+    run = runner.playbook(cluster_playbook(tmp_path), inventory=inventory)
+    assert run.returncode != 0, run.stdout[-3000:]
+    assert 'node3, node4: the same advertise address %s.' % workers['node3']['advertise_addr'] in run.stdout, run.stdout[-3000:]
+    assert 'Traceback' not in run.stdout + run.stderr
+    assert 'Read the swarm' not in run.stdout   # stopped at the check, on every host
+    after = {addr: n['Version']['Index'] for addr, n in nodes_by_addr(site_lab, 'node1').items()}
+    assert after == before
+
+
 def test_workers_moved_to_the_managers_are_promoted(site_lab, runner, tmp_path):
     inventory = write_inventory(site_lab, tmp_path / 'inv.yml', ['node1', 'node2', 'node3'], ['node4'])
     run = runner.playbook(cluster_playbook(tmp_path), inventory=inventory)

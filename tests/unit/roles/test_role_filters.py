@@ -128,3 +128,47 @@ def test_nodes_missing(wanted, nodes, expected):
 ])
 def test_node_lines(nodes, expected):
     assert FILTERS['swarm_node_lines'](nodes) == expected
+
+
+@pytest.mark.parametrize('declared, outcomes, expected', [
+    ([], [], []),
+    ([{'name': 'web', 'replicas': 3, 'networks': ['front', {'name': 'back', 'aliases': ['w']}]}],
+     [{'name': 'web', 'action': 'update', 'converged': True}],
+     ['web: replicated x3, networks front, back, update, converged']),
+    ([{'name': 'agent', 'mode': 'global'}], [{'name': 'agent', 'action': 'none'}],
+     ['agent: global, networks none, no change']),
+    ([{'name': 'old', 'state': 'absent'}], [{'name': 'old', 'action': 'remove'}],
+     ['old: replicated (removed), networks none, remove']),
+    ([{'name': 'slow', 'replicas': 1}], [{'name': 'slow', 'action': 'create', 'converged': False}],
+     ['slow: replicated x1, networks none, create, NOT converged']),
+    ([{'name': 'unlisted'}], None, ['unlisted: replicated, networks none, no change']),   # no result for it
+])
+def test_service_lines(declared, outcomes, expected):
+    assert FILTERS['swarm_service_lines'](declared, outcomes) == expected
+
+
+def me(addr, docker_host='unix:///s.sock', shared=True):
+    return {'addr': addr, 'docker_host': docker_host, 'shared_controller': shared}
+
+
+@pytest.mark.parametrize('hosts, selves, managers, workers, expected', [
+    (['a', 'b'], {'a': me('10.0.0.1'), 'b': me('10.0.0.2')}, ['a'], ['b'], []),
+    (['a', 'b'], {'a': me('fd00::1'), 'b': me('10.0.0.2', docker_host='', shared=False)}, ['a'], ['b'], []),  # over SSH
+    (['b'], {'b': me('10.0.0.2')}, ['a'], ['b'],
+     ["swarm_cluster needs at least one host of the group 'swarm_managers' in the play (hosts left out with --limit "
+      "are not changed; a manager that answers must be in the play)."]),
+    (['a', 'c'], {'a': me('10.0.0.1'), 'c': me('10.0.0.3')}, ['a'], [],
+     ["c: not in exactly one of the groups 'swarm_managers' and 'swarm_workers'."]),
+    (['a'], {'a': me('10.0.0.1')}, ['a'], ['a'],
+     ["a: in both groups; a host must be in exactly one of the groups 'swarm_managers' and 'swarm_workers'."]),
+    (['a', 'b'], {'a': me('10.0.0.1', docker_host=''), 'b': me('10.0.0.2')}, ['a'], ['b'],
+     ["a: swarm_cluster_docker_host (or docker_host) must be set when the hosts share the controller "
+      "(ansible_connection local; over SSH the default is the host's own socket)."]),
+    (['a', 'b'], {'a': me('node1'), 'b': me('999.0.0.1')}, ['a'], ['b'],
+     ["a ('node1'), b ('999.0.0.1'): swarm_cluster_advertise_addr (or advertise_addr) must be an IP address."]),
+    (['a', 'b', 'c'], {'a': me('10.0.0.1'), 'b': me('10.0.0.2'), 'c': me('10.0.0.2')}, ['a'], ['b', 'c'],
+     ['b, c: the same advertise address 10.0.0.2.']),
+    (['a'], {'a': me('')}, ['a'], [], ["a (''): swarm_cluster_advertise_addr (or advertise_addr) must be an IP address."]),
+])
+def test_host_problems(hosts, selves, managers, workers, expected):
+    assert FILTERS['swarm_host_problems'](hosts, selves, managers, workers) == expected

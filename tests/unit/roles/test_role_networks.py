@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.docknet.fabric.plugins.filter.network_roles import swarm_macvlan_split
+from ansible_collections.docknet.fabric.plugins.filter.network_roles import FilterModule, swarm_macvlan_split
 from ansible_collections.docknet.fabric.plugins.module_utils._network_spec import network_spec
 from ansible_collections.docknet.fabric.plugins.module_utils._role_networks import part_of, split_macvlan
+
+FILTERS = FilterModule().filters()
 
 ONLY = ('config_only',)
 FROM = ('config_from',)
@@ -117,3 +119,19 @@ def test_a_bad_entry_is_one_clear_line():
     from ansible.errors import AnsibleFilterError
     with pytest.raises(AnsibleFilterError, match='each network is a dict'):
         swarm_macvlan_split(['lan'])
+
+
+@pytest.mark.parametrize('bridge, macvlan, attachments, expected', [
+    ([{'name': 'b'}], [{'name': 'c', 'parent': 'eth0', 'swarm': True}], [{'network': 'a'}], []),
+    ([], [], [], []),
+    ([{'name': 'b'}, {'driver_options': {}}], [{'name': ''}], [],
+     ['swarm_networks_bridge: the network at index 1 has no name.',
+      'swarm_networks_macvlan: the network at index 0 has no name.']),
+    ([], [{'name': 'm', 'swarm': True}, {'name': 'local'}], [],   # a local macvlan network: macvlan_network checks it
+     ['swarm_networks_macvlan: the swarm-wide network m needs a parent (swarm: true makes a configuration-only '
+      'network on every host).']),
+    ([], [], [{'network': 'a'}, {'container': 'x'}, 'web'],
+     ['swarm_networks_attachments: the attachment at index 1, 2 has no network.']),
+])
+def test_declared_problems(bridge, macvlan, attachments, expected):
+    assert FILTERS['swarm_networks_problems'](bridge, macvlan, attachments) == expected
