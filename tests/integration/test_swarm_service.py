@@ -247,8 +247,11 @@ def test_every_option_is_idempotent_and_vip_ingress_by_inspection(ansible, scene
     assert [v for v in service['Endpoint']['VirtualIPs'] if v['NetworkID'] == net_id]
     names = node_names(client)
     assert {names[t['NodeID']] for t in running_tasks(client, args['name'])} <= {'node2', 'node3'}
+    # The job's two tasks complete. Under load, Docker 28 was once seen starting further tasks of the same job
+    # by itself (26 complete in one CI run) while 'job again' sent nothing (changed false, no forced update).
     job_tasks = client.api.tasks(filters={'service': job['name']})
-    assert len([t for t in job_tasks if t['Status']['State'] == 'complete']) == 2
+    assert len([t for t in job_tasks if t['Status']['State'] == 'complete']) >= 2
+    assert client.api.inspect_service(job['name'])['Spec']['TaskTemplate'].get('ForceUpdate', 0) == 0
     glob_nodes = [names[t['NodeID']] for t in running_tasks(client, glob['name'])]
     assert sorted(glob_nodes) == ['node1', 'node2', 'node3']
 
