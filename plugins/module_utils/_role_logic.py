@@ -208,6 +208,8 @@ def service_lines(declared, outcomes):
 
 
 def _is_ip(text):
+    # Not _values.is_ip: that module imports the Docker SDK (through _client), and the filters run in every
+    # Ansible worker on the controller, where that import would cost each task about half a second.
     try:
         ipaddress.ip_address(str(text))
     except ValueError:
@@ -225,7 +227,7 @@ def host_problems(hosts, selves, managers, workers, managers_group='swarm_manage
     hosts share the controller, an IP address to advertise, and no address advertised twice.
     """
     hosts, managers, workers = list(hosts or []), list(managers or []), list(workers or [])
-    selves = selves or {}
+    selves = {h: (selves or {}).get(h) or {} for h in hosts}
     problems = []
     if not any(h in hosts for h in managers):
         problems.append("swarm_cluster needs at least one host of the group '%s' in the play (hosts left out with "
@@ -237,11 +239,11 @@ def host_problems(hosts, selves, managers, workers, managers_group='swarm_manage
         problems.append('%s: not in %s.' % (_join(outside), groups))
     if both:
         problems.append('%s: in both groups; a host must be in %s.' % (_join(both), groups))
-    no_socket = [h for h in hosts if (selves.get(h) or {}).get('shared_controller') and not (selves.get(h) or {}).get('docker_host')]
+    no_socket = [h for h in hosts if selves[h].get('shared_controller') and not selves[h].get('docker_host')]
     if no_socket:
         problems.append('%s: swarm_cluster_docker_host (or docker_host) must be set when the hosts share the controller '
                         "(ansible_connection local; over SSH the default is the host's own socket)." % _join(no_socket))
-    addrs = {h: (selves.get(h) or {}).get('addr') or '' for h in hosts}
+    addrs = {h: selves[h].get('addr') or '' for h in hosts}
     not_ip = ['%s (%r)' % (h, addr) for h, addr in addrs.items() if not _is_ip(addr)]
     if not_ip:
         problems.append('%s: swarm_cluster_advertise_addr (or advertise_addr) must be an IP address.' % _join(not_ip))
