@@ -76,6 +76,39 @@ def normalise_wait(value):
     return _positive_seconds(value, 'wait')
 
 
+def normalise_settle(value):
+    """Seconds to keep probing while a result is unexpected: a whole number, 0 (probe once) or more."""
+    if str(value).strip() == '0':
+        return 0
+    try:
+        return _positive_seconds(value, 'settle')
+    except FabricError:
+        raise FabricError('settle: give a whole number of seconds, 0 (probe once) or more, got %r.' % (value,))
+
+
+# Between two probes while a result settles: gossip brings a new task's name to the other nodes in seconds.
+SETTLE_PAUSE = 3
+
+
+def probe_until_expected(attempt, settle_seconds, clock=REAL_CLOCK, pause=SETTLE_PAUSE):
+    """Call ``attempt()`` again while it reports something unexpected, for up to ``settle_seconds``.
+
+    ``attempt`` returns ``(outcome, unexpected)``; the last attempt's pair comes back with the number of
+    attempts. The last attempt starts when the settle time is over. Right after a task starts, its name
+    reaches the other nodes' DNS a few seconds later, so a policy or spread check that probes once can
+    fail on a swarm that is about to be right. A real difference stays, as the last attempt saw it.
+    """
+    deadline = clock.now() + settle_seconds
+    attempts = 0
+    while True:
+        outcome, unexpected = attempt()
+        attempts += 1
+        left = deadline - clock.now()
+        if not unexpected or left <= 0:
+            return outcome, unexpected, attempts
+        clock.sleep(min(pause, left))
+
+
 def normalise_targets(targets):
     """Check and complete the user's targets; fails before any container is made."""
     normalised = []

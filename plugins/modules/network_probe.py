@@ -130,6 +130,18 @@ options:
     type: int
     default: 2
     version_added: 0.1.0
+  settle:
+    description:
+      - Seconds to keep probing while any result is not as expected. Each attempt is a new probe
+        container, 3 seconds after the last; the last one starts when the settle time is over. The
+        results are those of the last attempt and RV(attempts) counts them. V(0) probes once.
+      - Right after service tasks start or restart, their names reach the other nodes' DNS by gossip
+        a few seconds later; a check run then needs a settle time to pass on a swarm that is about to
+        be right. A real difference stays and is reported once the settle time is over.
+      - A whole number of seconds, V(0) or more; anything else is refused before a container is made.
+    type: int
+    default: 0
+    version_added: 0.1.0
   fail_on_unexpected:
     description:
       - Fail when a result is not what its target expects.
@@ -158,6 +170,7 @@ EXAMPLES = r'''
       name: web
       requests: 60
       min_backends: 3
+    settle: 30   # the tasks were just (re)started: give their names time to reach every node
   register: web_spread
 
 - name: The frontend reaches the web service by name, and cannot reach the database
@@ -236,6 +249,11 @@ unexpected:
   returned: success, or failure on an unexpected result
   type: list
   elements: str
+attempts:
+  description: How many probes ran (more than one when O(settle) probed again); 0 in check mode.
+  returned: always
+  type: int
+  sample: 1
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -251,7 +269,9 @@ from ansible_collections.docknet.fabric.plugins.module_utils._probe import (
     describe_unexpected,
     normalise_spread,
     normalise_targets,
+    normalise_settle,
     normalise_wait,
+    probe_until_expected,
     run_probe,
 )
 
@@ -261,23 +281,30 @@ def probe(module, client):
     targets = normalise_targets(params['targets'])
     spread = normalise_spread(params['spread'])
     wait = normalise_wait(params['wait'])
+    settle = normalise_settle(params['settle'])
     if not targets and not spread:
         raise FabricError('Give targets, spread, or both: there is nothing to probe.')
     if module.check_mode:
-        return dict(changed=False, results=[], unexpected=[])
-    outcome = run_probe(client, params['image'], params['networks'], targets, wait_seconds=wait, spread=spread)
-    results, spread_result = outcome if spread else (outcome, None)
-    unexpected = [describe_unexpected(r) for r in results if not r['as_expected']]
-    extra = {}
-    if spread_result is not None:
-        extra['spread'] = spread_result
-        if not spread_result['as_expected']:
+        return dict(changed=False, results=[], unexpected=[], attempts=0)
+
+    def attempt():
+        outcome = run_probe(client, params['image'], params['networks'], targets, wait_seconds=wait, spread=spread)
+        results, spread_result = outcome if spread else (outcome, None)
+        unexpected = [describe_unexpected(r) for r in results if not r['as_expected']]
+        if spread_result is not None and not spread_result['as_expected']:
             unexpected.append('spread over %s: %d of %d requests answered, by %d backend(s), %d expected' % (
                 spread['name'], spread_result['answered'], spread['requests'],
                 spread_result['distinct_backends'], spread['min_backends']))
+        return (results, spread_result), unexpected
+
+    (results, spread_result), unexpected, attempts = probe_until_expected(attempt, settle)
+    extra = dict(attempts=attempts)
+    if spread_result is not None:
+        extra['spread'] = spread_result
     if unexpected and params['fail_on_unexpected']:
-        raise FabricError('From %s: not as expected: %s.' % (', '.join(params['networks']), '; '.join(unexpected)),
-                          results=results, unexpected=unexpected, **extra)
+        raise FabricError('From %s: not as expected%s: %s.' % (
+            ', '.join(params['networks']), ' after %d probes over %d s' % (attempts, settle) if attempts > 1 else '',
+            '; '.join(unexpected)), results=results, unexpected=unexpected, **extra)
     return dict(changed=False, results=results, unexpected=unexpected, **extra)
 
 
@@ -300,6 +327,7 @@ def main():
             min_backends=dict(type='int', default=1),
         )),
         wait=dict(type='int', default=2),
+        settle=dict(type='int', default=0),
         fail_on_unexpected=dict(type='bool', default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, required_one_of=[('targets', 'spread')],

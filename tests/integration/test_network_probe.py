@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -90,6 +91,46 @@ def test_unexpected_result_fails_with_the_matrix(ansible, scene):
     assert relaxed['unexpected'] == ['%s-db (expected reachable): the name did not resolve' % p]
 
 
+def start_after_the_first_probe(client, container, seconds=60):
+    """Start ``container`` once the first probe container has come and gone (it has looked, and missed it)."""
+    deadline, seen = time.monotonic() + seconds, None
+    while time.monotonic() < deadline:
+        probes = {c.id for c in client.containers.list(all=True, filters={'label': 'docknet.fabric.probe'})}
+        if seen is None and probes:
+            seen = probes.pop()
+        elif seen is not None and seen not in probes:
+            break
+        time.sleep(0.1)
+    container.start()
+
+
+def test_settle_probes_again_until_a_late_name_answers_and_reports_a_real_difference(ansible, swarm, scene):
+    """A member started while the probe runs is found by a later attempt; one that never comes fails after settle."""
+    p, node1 = scene['p'], swarm.docker('node1')
+    late = node1.containers.create(IMAGE, ['sleep', '600'], name='%s-late' % p)
+    try:
+        node1.api.disconnect_container_from_network(late.id, 'bridge')
+        node1.api.connect_container_to_network(late.id, '%s-a' % p)
+        starter = threading.Thread(target=start_after_the_first_probe, args=(node1, late), daemon=True)
+        starter.start()
+        began = time.monotonic()
+        result = probe(ansible, ['%s-a' % p], [{'name': '%s-late' % p}], settle=40)
+        starter.join()
+        assert_ok(result, changed=False)
+        assert result['attempts'] >= 2 and result['unexpected'] == [], result
+        assert time.monotonic() - began < 40
+    finally:
+        late.remove(force=True)
+    once = probe(ansible, ['%s-a' % p], [{'name': '%s-web' % p}])
+    assert_ok(once, changed=False)
+    assert once['attempts'] == 1
+    began = time.monotonic()
+    never = probe(ansible, ['%s-a' % p], [{'name': '%s-db' % p}], settle=8)
+    assert time.monotonic() - began >= 8   # the last probe starts when the 8 s are over
+    assert_failed(never, 'probes over 8 s', '%s-db (expected reachable)' % p)
+    assert never['attempts'] >= 2 and 'not as expected after %d probes' % never['attempts'] in never['msg']
+
+
 def test_check_mode_runs_nothing_and_bad_input_fails_first(ansible, scene):
     p = scene['p']
     run = ansible.play([
@@ -99,11 +140,14 @@ def test_check_mode_runs_nothing_and_bad_input_fails_first(ansible, scene):
                                           'targets': [{'name': 'two words'}]}},
         {'docknet.fabric.network_probe': {'networks': ['%s-a' % p], 'image': IMAGE,
                                           'targets': [{'name': 'www', 'port': 70000}]}},
+        {'docknet.fabric.network_probe': {'networks': ['%s-a' % p], 'image': IMAGE,
+                                          'targets': [{'name': 'www'}], 'settle': -1}},
     ])
     assert_ok(run[0], changed=False)
     assert run[0]['results'] == []
     assert_failed(run[1], "targets[0]: name must be one DNS name or IP address, got 'two words'")
     assert_failed(run[2], 'targets[0] (www): port must be between 1 and 65535')
+    assert_failed(run[3], 'settle: give a whole number of seconds, 0 (probe once) or more')
     leftovers = ansible.lab.docker('node1').containers.list(all=True, filters={'label': 'docknet.fabric.probe'})
     assert leftovers == []
 

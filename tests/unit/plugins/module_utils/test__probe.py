@@ -194,3 +194,47 @@ def test_other_start_failures_are_not_retried():
     with pytest.raises(FabricError, match='No such image'):
         probe._start_when_networks_known(client, 'c1', ['ov'], clock=NO_SLEEP)
     assert client.starts == 0
+
+
+class _SettleClock(Clock):
+    def __init__(self):
+        super().__init__(now=lambda: self.time, sleep=self.advance)
+        self.time = 0.0
+
+    def advance(self, seconds):
+        self.time += seconds
+
+
+def _attempts(*unexpected_per_attempt):
+    """An attempt double: each call returns (its number, the next list of unexpected results)."""
+    seen = list(unexpected_per_attempt)
+    calls = []
+
+    def attempt():
+        calls.append(len(calls) + 1)
+        return len(calls), seen.pop(0)
+    return attempt, calls
+
+
+@pytest.mark.parametrize('unexpected, settle, attempts, last', [
+    ([[]], 0, 1, []),                                     # as expected at once: one probe
+    ([['db']], 0, 1, ['db']),                             # settle 0: one probe, the difference reported
+    ([['db'], ['db'], []], 30, 3, []),                    # gossip caught up on the third probe
+    ([['db']] * 20, 10, 5, ['db']),                       # probes at 0, 3, 6, 9 and, the last, 10 s
+    ([['db'], ['web'], []], 3, 2, ['web']),               # the last attempt's findings, not the first's
+])
+def test_probe_until_expected(unexpected, settle, attempts, last):
+    attempt, calls = _attempts(*unexpected)
+    outcome, found, count = probe.probe_until_expected(attempt, settle, clock=_SettleClock())
+    assert (count, found, outcome) == (attempts, last, attempts) and len(calls) == attempts
+
+
+@pytest.mark.parametrize('value, seconds', [(0, 0), ('0', 0), (30, 30), ('5', 5)])
+def test_settle_accepts_zero_or_whole_seconds(value, seconds):
+    assert probe.normalise_settle(value) == seconds
+
+
+@pytest.mark.parametrize('value', [-1, '1.5', 'soon', None])
+def test_settle_refuses_the_rest(value):
+    with pytest.raises(FabricError, match='settle: give a whole number of seconds'):
+        probe.normalise_settle(value)
