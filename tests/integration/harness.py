@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -231,3 +232,31 @@ def assert_failed(result, *fragments):
     for fragment in fragments:
         assert fragment in result.get('msg', ''), (fragment, result.get('msg'))
     assert 'Traceback' not in json.dumps(result), result
+
+
+def force_node1_alone(lab, others):
+    """A lab swarm's last resort: node1 forces a one-manager cluster; ``others`` leave and join back as workers.
+
+    For a swarm left without a leader (a demoted manager still counted by node1's raft, seen on a loaded
+    machine): force-new-cluster keeps the cluster's networks and services.
+    """
+    manager = lab.docker('node1')
+    address = lab.node('node1')['address']
+    manager.api.init_swarm(advertise_addr=address, listen_addr='%s:2377' % address, force_new_cluster=True)
+    for name in others:
+        lab.docker(name).api.leave_swarm(force=True)
+    deadline = time.time() + 120
+    while True:
+        try:
+            tokens = manager.api.inspect_swarm()['JoinTokens']   # fails until the new cluster has its leader
+            # Their old entries are removed as they are (a demotion would be refused).
+            for node in [n for n in manager.nodes.list() if n.attrs['Description']['Hostname'] in others]:
+                node.remove(force=True)
+            break
+        except Exception:   # the new cluster is still electing itself
+            assert time.time() < deadline, 'node1 could not remove the old nodes after forcing a new cluster'
+            time.sleep(1)
+    for name in others:
+        node = lab.node(name)
+        lab.docker(name).api.join_swarm(remote_addrs=['%s:2377' % address], join_token=tokens['Worker'],
+                                        advertise_addr=node['address'], listen_addr='%s:2377' % node['address'])

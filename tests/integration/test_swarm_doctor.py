@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from harness import LAB_SCRIPT, assert_failed, assert_ok, unique
+from harness import LAB_SCRIPT, assert_failed, assert_ok, force_node1_alone, unique
 
 pytestmark = pytest.mark.lab
 
@@ -139,28 +139,6 @@ def node3_back_as_worker(node3, seconds):
     return False
 
 
-def force_node1_alone(lab):
-    """The clean-up's last resort: node1 forces a one-manager cluster, node3 leaves and joins back as a worker."""
-    manager = lab.docker('node1')
-    address = lab.node('node1')['address']
-    manager.api.init_swarm(advertise_addr=address, listen_addr='%s:2377' % address, force_new_cluster=True)
-    lab.docker('node3').api.leave_swarm(force=True)
-    deadline = time.time() + 120
-    while True:
-        try:
-            tokens = manager.api.inspect_swarm()['JoinTokens']   # fails until the new cluster has its leader
-            # Not in the new cluster's raft any more: removed as it is (a demotion would be refused).
-            for node in [n for n in manager.nodes.list() if n.attrs['Description']['Hostname'] == 'node3']:
-                node.remove(force=True)
-            break
-        except Exception:   # the new cluster is still electing itself
-            assert time.time() < deadline, 'node1 could not remove the old node3 after forcing a new cluster'
-            time.sleep(1)
-    node3 = lab.node('node3')
-    lab.docker('node3').api.join_swarm(remote_addrs=['%s:2377' % address], join_token=tokens['Worker'],
-                                       advertise_addr=node3['address'], listen_addr='%s:2377' % node3['address'])
-
-
 def test_a_stopped_manager_and_lost_quorum_are_named(ansible, swarm):
     """node3 promoted (2 managers), then stopped: no quorum, node3 unreachable. Put back as a worker."""
     manager = swarm.docker('node1')
@@ -185,7 +163,7 @@ def test_a_stopped_manager_and_lost_quorum_are_named(ansible, swarm):
             # Seen once on dockerd 20.10 under load: both managers up again, still no leader after minutes.
             # The later tests need the lab's swarm, so it is rebuilt with node1 as its only manager.
             print('no leader 90 s after node3 came back: node1 forces a new cluster, node3 joins as a worker')
-            force_node1_alone(swarm)
+            force_node1_alone(swarm, ['node3'])
         deadline = time.time() + 120
         while manager.info()['Swarm'].get('Managers') != 1 or len(manager.info()['Swarm'].get('RemoteManagers') or []) != 1:
             assert time.time() < deadline, manager.info()['Swarm']
