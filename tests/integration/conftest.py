@@ -40,7 +40,7 @@ def leader_tokens(lab, seconds=60):
             if 'does not have a leader' not in str(exc):
                 raise
             if time.time() > deadline:
-                force_node1_alone(lab, [n['name'] for n in lab.nodes if n['name'] != 'node1'])
+                force_node1_alone(lab)
                 deadline = time.time() + seconds
         time.sleep(1)
 
@@ -131,14 +131,10 @@ def swarm_as_set_up(request):
         return
     print('the shared swarm is not as set up (%s): repairing %s' % (problem, ', '.join(nodes)))
     if nodes == ['node1']:   # no leader: node1's raft still counts a manager that is gone or demoted
-        force_node1_alone(lab, [n['name'] for n in lab.nodes if n['name'] != 'node1'])
+        force_node1_alone(lab)
     else:   # a worker the manager sees down, or one that lists a manager no longer there
         for name in nodes:
-            number = name.replace('node', '')
-            env = dict(os.environ, LAB_ID=lab.lab_id)
-            subprocess.run([str(LAB_SCRIPT), 'stop-node', number], env=env, check=True)
-            subprocess.run([str(LAB_SCRIPT), 'start-node', number], env=env, check=True)
-            lab._clients.pop(name, None)
+            lab.restart_node(name)
     problem, _nodes = wait_for_swarm(lab, 90)
     if problem:
         pytest.fail('the shared lab swarm is not as set up 90 s after a repair: %s' % problem)

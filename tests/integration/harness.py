@@ -82,6 +82,15 @@ class Lab:
             self._clients[name] = docker.DockerClient(base_url=self.node(name)['docker_host'], timeout=60)
         return self._clients[name]
 
+    def restart_node(self, name, kill=False):
+        """Stop a node's dockerd (SIGTERM, or SIGKILL: a crash) and start it again; fresh SDK clients afterwards."""
+        env = dict(os.environ, LAB_ID=self.lab_id)
+        number = name.replace('node', '')
+        for argv in (['stop-node', number] + (['--kill'] if kill else []), ['start-node', number]):
+            done = subprocess.run([str(LAB_SCRIPT), *argv], env=env, capture_output=True, text=True, check=False)
+            assert done.returncode == 0, done.stdout + done.stderr
+        self._clients.pop(name, None)
+
     def netns_run(self, name, *argv):
         """Run a command inside a node's network namespace (root namespace's filesystem)."""
         return subprocess.run(['nsenter', '--net=' + self.node(name)['netns'], *argv],
@@ -234,12 +243,14 @@ def assert_failed(result, *fragments):
     assert 'Traceback' not in json.dumps(result), result
 
 
-def force_node1_alone(lab, others):
-    """A lab swarm's last resort: node1 forces a one-manager cluster; ``others`` leave and join back as workers.
+def force_node1_alone(lab, others=None):
+    """A lab swarm's last resort: node1 forces a one-manager cluster; ``others`` (default: every other node)
+    leave and join back as workers.
 
     For a swarm left without a leader (a demoted manager still counted by node1's raft, seen on a loaded
     machine): force-new-cluster keeps the cluster's networks and services.
     """
+    others = [n['name'] for n in lab.nodes if n['name'] != 'node1'] if others is None else others
     manager = lab.docker('node1')
     address = lab.node('node1')['address']
     manager.api.init_swarm(advertise_addr=address, listen_addr='%s:2377' % address, force_new_cluster=True)

@@ -10,13 +10,12 @@ counting what exists: nothing lost, nothing duplicated.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 
 import docker
 import pytest
 
-from harness import LAB_SCRIPT, assert_failed, assert_ok, unique
+from harness import assert_failed, assert_ok, unique
 
 FAULT_NODE = 'node3'   # the lab's last node of the shared 3: its dockerd is killed and started again
 
@@ -32,18 +31,9 @@ IMAGE = 'docknet/probe:latest'
 RECORD_LABEL = 'docknet.fabric.recreation'
 
 
-def lab_cmd(lab, *args):
-    done = subprocess.run([str(LAB_SCRIPT), *args], env=dict(os.environ, LAB_ID=lab.lab_id),
-                          capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
 def kill_and_restart(lab, node):
     """SIGKILL the node's dockerd (a crash), then start it again; fresh SDK clients afterwards."""
-    number = node.replace('node', '')
-    lab_cmd(lab, 'stop-node', number, '--kill')
-    lab_cmd(lab, 'start-node', number)
-    lab._clients.pop(node, None)
+    lab.restart_node(node, kill=True)
 
 
 def wait_until(check, seconds=120, step=0.05):
